@@ -1,0 +1,1 @@
+"""C3 Render HTTP API (Falcon, WSGI)."""

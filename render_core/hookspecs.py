@@ -1,0 +1,13 @@
+"""Hook specifications of C3 Render. Plugins implement them with ``@hookimpl``."""
+
+import pluggy
+
+PROJECT = "c3_render"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def c3_render_tasks():
+    """Return a list of :class:`render_core.plugin.Task` this plugin provides."""

@@ -1,0 +1,254 @@
+"""Declarative parameter schemas: one definition serves validation and OpenAPI.
+
+A task declares its request body as a :class:`Schema` of named fields plus
+optional cross-field rules. ``Schema.validate(body)`` returns the parameters
+with defaults applied or raises :class:`ValidationError` listing every problem.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from urllib.parse import urlsplit
+
+MISSING: Any = object()
+
+
+class Problem(NamedTuple):
+    """One validation problem: the field it concerns and a readable message."""
+
+    field: str
+    message: str
+
+
+class ValidationError(Exception):
+    """The body broke one or more schema rules; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Field:
+    """Base of all fields. ``default`` MISSING means no default."""
+
+    description: str = ""
+    required: bool = False
+    default: Any = MISSING
+    nullable: bool = True
+
+    json_type = "string"
+
+    def check(self, name: str, value: Any) -> tuple[Any, list[Problem]]:
+        """Return the cleaned value and the problems found (empty when valid)."""
+        raise NotImplementedError
+
+    def openapi(self) -> dict:
+        doc: dict = {"type": self.json_type}
+        if self.description:
+            doc["description"] = self.description
+        if self.default is not MISSING and self.default is not None:
+            doc["default"] = self.default
+        return doc
+
+
+@dataclass(frozen=True)
+class String(Field):
+    choices: tuple[str, ...] | None = None
+    min_length: int = 0
+    max_length: int = 10_000
+
+    def check(self, name, value):
+        if not isinstance(value, str):
+            return value, [Problem(name, "must be a string")]
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            return value, [Problem(name, f"must be one of {allowed}")]
+        if len(value) < self.min_length:
+            what = "must not be empty" if self.min_length == 1 else f"must have at least {self.min_length} characters"
+            return value, [Problem(name, what)]
+        if len(value) > self.max_length:
+            return value, [Problem(name, f"must have at most {self.max_length} characters")]
+        return value, []
+
+    def openapi(self):
+        doc = super().openapi()
+        if self.choices is not None:
+            doc["enum"] = list(self.choices)
+        if self.min_length:
+            doc["minLength"] = self.min_length
+        doc["maxLength"] = self.max_length
+        return doc
+
+
+@dataclass(frozen=True)
+class Url(String):
+    """An absolute http(s) URL. Whether its host may be reached is decided at fetch time."""
+
+    max_length: int = 2048
+
+    def check(self, name, value):
+        value, problems = super().check(name, value)
+        if problems:
+            return value, problems
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return value, [Problem(name, "is not a valid URL")]
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return value, [Problem(name, "must be an absolute http:// or https:// URL")]
+        return value, []
+
+    def openapi(self):
+        return {**super().openapi(), "format": "uri"}
+
+
+@dataclass(frozen=True)
+class Integer(Field):
+    minimum: int | None = None
+    maximum: int | None = None
+
+    json_type = "integer"
+
+    def check(self, name, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return value, [Problem(name, "must be an integer")]
+        return value, _range_problems(name, value, self.minimum, self.maximum)
+
+    def openapi(self):
+        return _range_doc(super().openapi(), self.minimum, self.maximum)
+
+
+@dataclass(frozen=True)
+class Number(Field):
+    minimum: float | None = None
+    maximum: float | None = None
+
+    json_type = "number"
+
+    def check(self, name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return value, [Problem(name, "must be a number")]
+        return float(value), _range_problems(name, value, self.minimum, self.maximum)
+
+    def openapi(self):
+        return _range_doc(super().openapi(), self.minimum, self.maximum)
+
+
+@dataclass(frozen=True)
+class Boolean(Field):
+    json_type = "boolean"
+
+    def check(self, name, value):
+        if not isinstance(value, bool):
+            return value, [Problem(name, "must be true or false")]
+        return value, []
+
+
+@dataclass(frozen=True)
+class StringList(Field):
+    min_items: int = 1
+    max_items: int = 500
+    item_max_length: int = 10_000
+
+    json_type = "array"
+
+    def check(self, name, value):
+        if not isinstance(value, list):
+            return value, [Problem(name, "must be an array of strings")]
+        if not self.min_items <= len(value) <= self.max_items:
+            return value, [Problem(name, f"must hold {self.min_items} to {self.max_items} items")]
+        problems = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                problems.append(Problem(f"{name}[{index}]", "must be a non-empty string"))
+            elif len(item) > self.item_max_length:
+                problems.append(Problem(f"{name}[{index}]", f"must have at most {self.item_max_length} characters"))
+        return value, problems
+
+    def openapi(self):
+        doc = super().openapi()
+        doc.update(items={"type": "string", "maxLength": self.item_max_length},
+                   minItems=self.min_items, maxItems=self.max_items)
+        return doc
+
+
+Rule = Callable[[dict], Iterable[Problem]]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Named fields plus cross-field rules that run once every field is valid."""
+
+    fields: Mapping[str, Field]
+    rules: tuple[Rule, ...] = ()
+    description: str = ""
+    allow_unknown: bool = False
+
+    def extend(self, fields: Mapping[str, Field]) -> "Schema":
+        """A schema with ``fields`` added (the task's own fields win)."""
+        return replace(self, fields={**fields, **self.fields})
+
+    def validate(self, body: Any) -> dict:
+        """Return the parameters with defaults applied, or raise ValidationError."""
+        if not isinstance(body, dict):
+            raise ValidationError([Problem("body", "must be a JSON object")])
+        problems: list[Problem] = []
+        params: dict = {}
+        if not self.allow_unknown:
+            for name in sorted(set(body) - set(self.fields)):
+                problems.append(Problem(name, "is not a known field"))
+        for name, spec in self.fields.items():
+            value = body.get(name, MISSING)
+            if value is None and spec.nullable:
+                value = MISSING
+            if value is MISSING:
+                if spec.required:
+                    problems.append(Problem(name, "is required"))
+                params[name] = None if spec.default is MISSING else spec.default
+                continue
+            value, found = spec.check(name, value)
+            problems.extend(found)
+            params[name] = value
+        if not problems:
+            for rule in self.rules:
+                problems.extend(rule(params))
+        if problems:
+            raise ValidationError(problems)
+        return params
+
+    def openapi(self) -> dict:
+        """The JSON Schema object for this body (OpenAPI 3.1 dialect)."""
+        doc: dict = {
+            "type": "object",
+            "properties": {name: spec.openapi() for name, spec in self.fields.items()},
+            "additionalProperties": self.allow_unknown,
+        }
+        required = [name for name, spec in self.fields.items() if spec.required]
+        if required:
+            doc["required"] = required
+        if self.description:
+            doc["description"] = self.description
+        return doc
+
+
+def _range_problems(name, value, minimum, maximum) -> list[Problem]:
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        return [Problem(name, f"must be between {minimum} and {maximum}")]
+    if minimum is not None and value < minimum:
+        return [Problem(name, f"must be at least {minimum}")]
+    if maximum is not None and value > maximum:
+        return [Problem(name, f"must be at most {maximum}")]
+    return []
+
+
+def _range_doc(doc, minimum, maximum) -> dict:
+    if minimum is not None:
+        doc["minimum"] = minimum
+    if maximum is not None:
+        doc["maximum"] = maximum
+    return doc
