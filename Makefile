@@ -1,0 +1,36 @@
+# `make dev` and `make test` install everything they need into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PLUGINS := $(wildcard plugins/*/setup.cfg)
+TEST_PLUGINS := $(wildcard tests/plugins/*/setup.cfg)
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.PHONY: install dev test unit integration bench clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml $(PLUGINS) $(TEST_PLUGINS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[test,dev]' $(foreach p,$(PLUGINS),-e '$(dir $(p))[engines]') $(foreach p,$(TEST_PLUGINS),-e '$(dir $(p))')
+	touch $(STAMP)
+
+dev: $(STAMP)
+	$(VENV)/bin/c3-render dev
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+bench: $(STAMP)
+	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .c3-render .pytest_cache

@@ -1,0 +1,1 @@
+"""C3 Render plugin: image analysis."""

@@ -1,0 +1,101 @@
+"""Loading the portrait image safely and fitting it to the output video frame."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import BadImage
+
+#: Images declaring more pixels than this are refused before any pixel is decoded.
+MAX_SOURCE_PIXELS = 40_000_000
+#: Images are downscaled to at most this long side (px) right after decoding.
+MAX_WORKING_SIDE = 2048
+#: The output frame fits within this box (px), keeping the aspect ratio.
+MAX_FRAME_WIDTH = 1280
+MAX_FRAME_HEIGHT = 720
+#: Images with a shorter side than this (px) are too small to hold a usable face.
+MIN_SOURCE_SIDE = 64
+
+
+def load_portrait_frame(image_path: Path) -> np.ndarray:
+    """Decode ``image_path`` into the RGB frame the video is made of.
+
+    Applies EXIF orientation, flattens transparency onto white, and scales the
+    picture down (never up) to fit within 1280x720 with both sides even.
+    Returns a contiguous ``uint8`` array of shape (height, width, 3).
+    Raises ``BadImage`` for anything that is not a usable image.
+    """
+    with _open_checked(image_path) as image:
+        picture = _decode_oriented_rgb(image)
+    frame_size = fit_frame_size(picture.width, picture.height)
+    if picture.size != frame_size:
+        picture = picture.resize(frame_size, Image.Resampling.LANCZOS)
+    return np.ascontiguousarray(np.asarray(picture, dtype=np.uint8))
+
+
+def fit_frame_size(width: int, height: int) -> tuple[int, int]:
+    """Largest even (width, height) within 1280x720 keeping the aspect ratio; never upscales."""
+    scale = min(1.0, MAX_FRAME_WIDTH / width, MAX_FRAME_HEIGHT / height)
+    return _even(width * scale), _even(height * scale)
+
+
+def _even(length: float) -> int:
+    return max(2, int(length) // 2 * 2)
+
+
+def _open_checked(image_path: Path) -> Image.Image:
+    """Open the image lazily (header only) and refuse bombs and tiny images."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(image_path)
+    except Image.DecompressionBombError as exc:
+        raise BadImage(f"the image is too large to process ({exc}); use at most {MAX_SOURCE_PIXELS // 1_000_000} megapixels") from exc
+    except UnidentifiedImageError as exc:
+        raise BadImage("the file is not a recognised image; send a JPEG, PNG or WebP portrait photo") from exc
+    except OSError as exc:
+        raise BadImage(f"the image could not be read: {exc}") from exc
+    width, height = image.size
+    if width * height > MAX_SOURCE_PIXELS:
+        image.close()
+        raise BadImage(
+            f"the image is too large: {width}x{height} pixels is more than "
+            f"{MAX_SOURCE_PIXELS // 1_000_000} megapixels; send a smaller image"
+        )
+    if min(width, height) < MIN_SOURCE_SIDE:
+        image.close()
+        raise BadImage(f"the image is too small: {width}x{height} pixels; send at least {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE}")
+    return image
+
+
+def _decode_oriented_rgb(image: Image.Image) -> Image.Image:
+    """Decode at most ~2048 px on the long side, upright (EXIF), as RGB."""
+    width, height = image.size
+    scale = min(1.0, MAX_WORKING_SIDE / max(width, height))
+    try:
+        if scale < 1.0:
+            # JPEG can decode at 1/2, 1/4 or 1/8 scale: much faster for camera photos.
+            image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        rgb = _flatten_to_rgb(upright)
+    except Image.DecompressionBombError as exc:
+        raise BadImage(f"the image is too large to process: {exc}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise BadImage(f"the image data is corrupt or truncated: {exc}") from exc
+    if max(rgb.size) > MAX_WORKING_SIDE:
+        rgb.thumbnail((MAX_WORKING_SIDE, MAX_WORKING_SIDE), Image.Resampling.LANCZOS)
+    return rgb
+
+
+def _flatten_to_rgb(image: Image.Image) -> Image.Image:
+    """RGB copy of ``image``; transparent areas become white."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")

@@ -1,0 +1,94 @@
+"""Encoding raw RGB frames piped to the bundled ffmpeg into an H.264 + AAC MP4."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import Aborted, EncoderFailed
+from .ffmpeg_tools import ffmpeg_executable, kill_process, last_error_line, read_stderr_tail
+
+#: x264 speed/quality trade-off and constant quality (lower = better, bigger).
+X264_PRESET = "veryfast"
+X264_CRF = 20
+AUDIO_BITRATE = "128k"
+#: Longest wait (seconds) for ffmpeg to finish the file after the last frame.
+FINISH_TIMEOUT_SECONDS = 300.0
+#: How often (seconds) ``should_stop`` is polled while ffmpeg finishes.
+FINISH_POLL_SECONDS = 0.2
+
+
+class VideoEncoder:
+    """One ffmpeg process turning frames written to its stdin plus an audio file into an MP4.
+
+    The video is cut to ``duration_seconds`` (the audio's length); the caller
+    must ``finish()`` it or ``abort()`` it (which kills ffmpeg).
+    """
+
+    def __init__(self, output_path: Path, width: int, height: int, fps: int, audio_path: Path, duration_seconds: float):
+        self.output_path = output_path
+        self.frame_bytes = width * height * 3
+        self._stderr = tempfile.TemporaryFile()
+        command = [
+            ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0",
+            "-i", str(audio_path),
+            "-map", "0:v:0", "-map", "1:a:0",
+            "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv",
+            "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
+            "-c:a", "aac", "-b:a", AUDIO_BITRATE,
+            "-t", f"{duration_seconds:.6f}", "-movflags", "+faststart", "-f", "mp4", str(output_path),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Send one contiguous (height, width, 3) uint8 RGB frame."""
+        if frame.nbytes != self.frame_bytes or not frame.flags.c_contiguous:
+            raise ValueError(f"frame must be a contiguous RGB array of {self.frame_bytes} bytes")
+        try:
+            self._process.stdin.write(frame.data)
+        except (BrokenPipeError, OSError) as exc:
+            kill_process(self._process)
+            raise EncoderFailed(f"the video encoder stopped early: {self._error_text()}") from exc
+
+    def finish(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Close the frame stream and wait for ffmpeg to write the file."""
+        try:
+            self._process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # ffmpeg already exited: its return code tells why
+        deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
+        while self._process.poll() is None:
+            if should_stop():
+                self.abort()
+                raise Aborted("stopped while the video was being finished")
+            if time.monotonic() > deadline:
+                self.abort()
+                raise EncoderFailed(f"the video encoder did not finish within {FINISH_TIMEOUT_SECONDS:.0f} s")
+            try:
+                self._process.wait(timeout=FINISH_POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        return_code = self._process.returncode
+        message = self._error_text()
+        self._stderr.close()
+        if return_code != 0:
+            raise EncoderFailed(f"the video encoder failed: {message}")
+
+    def abort(self) -> None:
+        """Kill ffmpeg (the partly written file is left for the caller to delete)."""
+        kill_process(self._process)
+        try:
+            self._process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # unflushed frames had nowhere to go
+        if not self._stderr.closed:
+            self._stderr.close()
+
+    def _error_text(self) -> str:
+        return last_error_line(read_stderr_tail(self._stderr)) if not self._stderr.closed else "unknown error"

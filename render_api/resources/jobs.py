@@ -1,0 +1,106 @@
+"""Job routes: ``GET /status/{id}``, ``GET /result/{id}``, ``POST /job/{id}``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import falcon
+
+from render_core import status as st
+from render_core.jobs import Job, valid_job_id
+from render_core.runtime import Runtime
+from render_core.schema import Boolean, Schema, String
+
+from ..body import read_json
+from ..errors import ApiError
+
+log = logging.getLogger(__name__)
+
+UPDATE_SCHEMA = Schema({
+    "status": String(required=True, choices=st.CLIENT_SETTABLE, description="The status to set."),
+    "error": String(max_length=2000, description="Message stored as the job's error."),
+    "remove_data": Boolean(default=False, description="Delete the job record and its stored result."),
+})
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class JobLookup:
+    """Shared: parse the id, load the job, answer 400/404."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def load(self, job_id: str) -> Job:
+        if not valid_job_id(job_id):
+            raise ApiError(falcon.HTTP_400, "Invalid job id", f"{job_id!r} is not a job id (a lowercase UUID)")
+        job = self.runtime.jobs.get(job_id)
+        if job is None:
+            raise ApiError(falcon.HTTP_404, "Job not found", f"no job {job_id} (unknown, removed or expired)")
+        return job
+
+
+class StatusResource(JobLookup):
+    def on_get(self, req, resp, job_id: str) -> None:
+        job = self.load(job_id)
+        body = {"id": job.id, "status": job.status, "type": job.type}
+        if job.error and job.status != st.SUCCESS:
+            body["error"] = job.error
+        if job.progress is not None:
+            body["progress"] = job.progress
+        if job.progress_message:
+            body["progress_message"] = job.progress_message
+        for name in ("created_at", "started_at", "finished_at", "complete_by"):
+            value = _iso(getattr(job, name))
+            if value:
+                body[name] = value
+        if job.metadata:
+            body["metadata"] = job.metadata
+        if job.webhook:
+            body["webhook"] = {"status": job.webhook, "attempts": job.webhook_attempts}
+            if job.webhook_error:
+                body["webhook"]["error"] = job.webhook_error
+        resp.media = body
+
+
+class ResultResource(JobLookup):
+    def on_get(self, req, resp, job_id: str) -> None:
+        job = self.load(job_id)
+        if job.status != st.SUCCESS:
+            extra = {"id": job.id, "status": job.status}
+            if job.error:
+                extra["error"] = job.error
+            raise ApiError(falcon.HTTP_409, "No result", f"job {job.id} is {job.status}, not success", **extra)
+        resp.media = {"result_url": job.result_url} if job.result_url else {"text": job.text or ""}
+
+
+class JobUpdateResource(JobLookup):
+    def on_post(self, req, resp, job_id: str) -> None:
+        job = self.load(job_id)
+        params = UPDATE_SCHEMA.validate(read_json(req, self.runtime.settings.max_body_bytes))
+        new_status = params["status"]
+        error = params["error"] or f"job marked as {new_status} by the client"
+        changed = False
+        if not job.terminal:
+            changed = self.runtime.finish(job.id, new_status, error=error)
+            if not changed:  # a worker finished it meanwhile
+                job = self.load(job_id)
+        if not changed and job.status != new_status and not params["remove_data"]:
+            raise ApiError(falcon.HTTP_409, "Job already finished",
+                           f"job {job.id} is already {job.status}", id=job.id, status=job.status)
+        if params["remove_data"]:
+            self._remove(job)
+        resp.media = {"message": f"Job {job.id} marked as {new_status}"}
+
+    def _remove(self, job: Job) -> None:
+        self.runtime.jobs.delete(job.id)
+        if job.result_key:
+            try:
+                self.runtime.storage.remove(job.result_key)
+            except Exception as exc:  # the record is gone; a stale object expires with the bucket policy
+                log.warning("could not remove result object %s: %s", job.result_key, exc)

@@ -1,0 +1,94 @@
+"""``c3-render``: the command line (api, worker, dev, plugins)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .settings import Settings, SettingsError
+
+API_APP = "render_api.wsgi:app"
+WORKER_MODULE = "render_core.worker"
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(f"c3-render: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
+    """Serve the API with gunicorn (extra arguments go to gunicorn)."""
+    _settings_or_exit()
+    argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
+            "--timeout", "60", "--graceful-timeout", "30", "--access-logfile", "-", *extra, API_APP]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run Dramatiq workers on the task and webhook queues (extra arguments go to dramatiq)."""
+    settings = _settings_or_exit()
+    os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_idle_poll_ms))
+    os.environ.setdefault("dramatiq_queue_prefetch", "1")
+    from dramatiq.cli import main as dramatiq_main, make_argument_parser
+
+    argv = [WORKER_MODULE, "--processes", str(args.processes), "--threads", str(args.threads), *extra]
+    return dramatiq_main(make_argument_parser().parse_args(argv))
+
+
+def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
+    """List loaded plugins with version and tasks."""
+    from .registry import load_registry
+
+    registry = load_registry()
+    infos = registry.plugins()
+    if args.json:
+        print(json.dumps([{"name": i.name, "version": i.version, "tasks": list(i.tasks)} for i in infos], indent=2))
+    else:
+        for info in infos:
+            print(f"{info.name} {info.version or '-'}: {', '.join(info.tasks) or '(no tasks)'}")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run Redis, an S3 server, the API and a worker in the foreground until Ctrl-C."""
+    from .dev import run_dev
+
+    return run_dev(data_dir=args.data_dir, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c3-render", description="C3 Render job service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    api = commands.add_parser("api", help="serve the HTTP API with gunicorn")
+    api.add_argument("--bind", default=os.environ.get("API_BIND", "0.0.0.0:5000"))
+    api.add_argument("--workers", type=int, default=int(os.environ.get("API_WORKERS", "2")))
+    api.set_defaults(func=cmd_api)
+    worker = commands.add_parser("worker", help="run job workers (dramatiq flags pass through)")
+    worker.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")))
+    worker.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
+    worker.set_defaults(func=cmd_worker)
+    dev = commands.add_parser("dev", help="everything on this machine, in the foreground")
+    dev.add_argument("--data-dir", default=os.environ.get("C3_DEV_DIR", ".c3-render"))
+    dev.add_argument("--port", type=int, default=5000)
+    dev.set_defaults(func=cmd_dev)
+    plugins = commands.add_parser("plugins", help="list loaded plugins")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = build_parser().parse_known_args(argv)
+    if extra and args.command not in ("api", "worker"):
+        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    return args.func(args, extra) or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

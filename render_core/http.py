@@ -1,0 +1,311 @@
+"""The one place every outbound HTTP request goes through (downloads, webhooks, node calls).
+
+Guarantees: connect and read timeouts on every request (seconds), a size limit on
+downloaded bodies (bytes), and an address policy applied when a connection is opened:
+the host is resolved once, every resolved address is checked, and the socket connects
+to an address that passed the check (no DNS-rebinding gap). Redirect hops open their
+connections through the same code, so each hop is checked again.
+"""
+from __future__ import annotations
+
+import functools
+import ipaddress
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.util.connection import allowed_gai_family, create_connection
+
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 64 * 1024
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data",
+                            "instance-data.ec2.internal", "metadata.azure.internal"})
+METADATA_IPS = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"))
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+SHARED_NETWORK = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, also used by VPN overlays
+
+
+class FetchError(Exception):
+    """An outbound request failed; the message is readable by the user who supplied the URL."""
+
+
+class BlockedAddress(FetchError):
+    """The URL's scheme or the address its host resolves to is refused by the address policy."""
+
+
+class TooLarge(FetchError):
+    """The response body is larger than the allowed number of bytes."""
+
+
+class FetchAborted(FetchError):
+    """The transfer was stopped because the caller's ``should_stop`` returned True."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for the TCP/TLS connection, and between two reads of the response."""
+
+    connect: float = 10.0
+    read: float = 60.0
+
+
+@dataclass(frozen=True)
+class Download:
+    """A finished download: the file, its size in bytes, its Content-Type and the URL after redirects."""
+
+    path: Path
+    size: int
+    content_type: str | None
+    final_url: str
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses may be connected to. The default admits public addresses only.
+
+    ``allow_loopback`` admits loopback (``c3-render dev``, tests); ``allow_private``
+    admits private, shared (100.64/10) and loopback addresses (trusted operator-configured
+    targets). Link-local, metadata, unspecified, multicast and reserved are never admitted.
+    """
+
+    allow_loopback: bool = False
+    allow_private: bool = False
+
+    def allows(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        """True when a connection to ``address`` is permitted."""
+        return self.refusal_reason(address) is None
+
+    def refusal_reason(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+        """Why ``address`` is refused (e.g. ``"private address"``), or None when it is permitted."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return "not an IP address"
+        category = _category(ip)
+        if category is None or (category == "loopback" and (self.allow_loopback or self.allow_private)):
+            return None
+        if category in ("private", "shared (CGNAT)") and self.allow_private:
+            return None
+        return f"{category} address"
+
+    def host_refusal_reason(self, host: str) -> str | None:
+        """Why a host name is refused before it is even resolved (cloud metadata names), or None."""
+        return "cloud metadata host" if host.lower().rstrip(".") in METADATA_HOSTS else None
+
+
+def _category(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """The kind of non-public address ``ip`` is, or None for a public unicast address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            return _category(embedded)
+        ip = ipaddress.IPv6Address(str(ip).split("%")[0]) if ip.scope_id else ip  # fe80::1%eth0
+    checks = (
+        ("cloud metadata", ip in METADATA_IPS), ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback), ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
+        ("private", any(ip in net for net in PRIVATE_NETWORKS)), ("shared (CGNAT)", ip in SHARED_NETWORK),
+        ("reserved", ip.is_reserved), ("non-public", not ip.is_global),
+    )
+    return next((name for name, hit in checks if hit), None)
+
+
+class _PolicyConnectMixin:
+    """Replaces urllib3's socket creation: resolve, check every address, connect to an allowed one.
+
+    ``self.host`` is left untouched, so the Host header, TLS SNI and certificate
+    verification still use the host name from the URL.
+    """
+
+    policy = AddressPolicy()
+
+    def _new_conn(self) -> socket.socket:
+        host = self.host.strip("[]")
+        if reason := self.policy.host_refusal_reason(host):
+            raise BlockedAddress(f"refusing to connect to {host} ({reason})")
+        try:
+            infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        checked = [(info[4][0], self.policy.refusal_reason(info[4][0])) for info in infos]
+        allowed = [ip for ip, reason in checked if reason is None]
+        if not allowed:
+            ip, reason = checked[0]
+            raise BlockedAddress(f"refusing to connect to {ip} ({reason}) for host {host}")
+        last_error: OSError | None = None
+        for ip in allowed:  # an IP literal: create_connection does no further DNS lookup
+            try:
+                sock = create_connection((ip, self.port), self.timeout, source_address=self.source_address,
+                                         socket_options=self.socket_options)
+            except socket.timeout as exc:
+                raise ConnectTimeoutError(self, f"Connection to {host} timed out") from exc
+            except OSError as exc:
+                last_error = exc
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}") from last_error
+
+
+class GuardedHTTPConnection(_PolicyConnectMixin, HTTPConnection):
+    """Plain HTTP connection that only opens sockets to addresses its ``policy`` allows."""
+
+
+class GuardedHTTPSConnection(_PolicyConnectMixin, HTTPSConnection):
+    """HTTPS connection that only opens sockets to addresses its ``policy`` allows."""
+
+
+@functools.cache
+def _pool_classes(policy: AddressPolicy) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes (by scheme) whose connections enforce ``policy``."""
+    http = type("GuardedHTTPConnection", (GuardedHTTPConnection,), {"policy": policy})
+    https = type("GuardedHTTPSConnection", (GuardedHTTPSConnection,), {"policy": policy})
+    return {"http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https})}
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """Transport adapter: guarded connections, default timeouts, no retries, no proxies."""
+
+    def __init__(self, policy: AddressPolicy, timeouts: Timeouts) -> None:
+        self.policy, self.timeouts = policy, timeouts
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.policy)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        raise FetchError("outbound requests through a proxy are not supported")
+
+    def send(self, request: requests.PreparedRequest, timeout: Any = None, **kwargs: Any) -> requests.Response:
+        if timeout is None:
+            timeout = (self.timeouts.connect, self.timeouts.read)
+        return super().send(request, timeout=timeout, **kwargs)
+
+
+class _GuardedSession(requests.Session):
+    """Session that refuses non-http(s) URLs on the first request and on every redirect hop."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if urlsplit(request.url or "").scheme.lower() not in ("http", "https"):
+            raise BlockedAddress(f"refusing to fetch {request.url}: only http and https URLs are allowed")
+        return super().send(request, **kwargs)
+
+
+def session(policy: AddressPolicy = AddressPolicy(), timeouts: Timeouts = Timeouts(),
+            max_redirects: int = MAX_REDIRECTS) -> requests.Session:
+    """A requests.Session whose every request obeys ``policy`` and ``timeouts`` (unless given per call).
+
+    Environment proxies, .netrc and CA-bundle variables are ignored (``trust_env=False``).
+    """
+    guarded = _GuardedSession()
+    guarded.trust_env = False
+    guarded.max_redirects = max_redirects
+    adapter = _GuardedAdapter(policy, timeouts)
+    guarded.mount("http://", adapter)
+    guarded.mount("https://", adapter)
+    return guarded
+
+
+def download(url: str, dest: Path, *, max_bytes: int, policy: AddressPolicy = AddressPolicy(),
+             timeouts: Timeouts = Timeouts(), headers: Mapping[str, str] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> Download:
+    """Stream ``url`` into ``dest``, at most ``max_bytes`` bytes, following up to 5 redirects.
+
+    ``timeouts.read`` bounds each wait for data, not the whole transfer: pass
+    ``should_stop`` (checked between chunks) to enforce cancellation or a deadline.
+    Raises FetchError (or a subclass) with a readable message; ``dest`` is removed on failure.
+    """
+    dest = Path(dest)
+    try:
+        with session(policy, timeouts) as guarded, guarded.get(url, headers=headers, stream=True) as response:
+            if not 200 <= response.status_code < 300:
+                raise FetchError(f"download of {url} failed: HTTP {response.status_code}")
+            _reject_declared_size(response, url, max_bytes)
+            size = _stream_to_file(response, dest, url, max_bytes, should_stop)
+            return Download(dest, size, response.headers.get("Content-Type"), response.url)
+    except requests.RequestException as exc:
+        raise FetchError(f"download of {url} failed: {_describe(exc, timeouts)}") from exc
+
+
+def post_json(url: str, payload: Any, *, policy: AddressPolicy = AddressPolicy(),
+              timeouts: Timeouts = Timeouts(), headers: Mapping[str, str] | None = None) -> int:
+    """POST ``payload`` as JSON and return the HTTP status code (redirects are not followed).
+
+    The response body is not read. Network failures and refusals raise FetchError.
+    """
+    try:
+        with session(policy, timeouts) as guarded, guarded.post(
+                url, json=payload, headers=headers, allow_redirects=False, stream=True) as response:
+            return response.status_code
+    except requests.RequestException as exc:
+        raise FetchError(f"POST to {url} failed: {_describe(exc, timeouts)}") from exc
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:g} MB"
+
+
+def _reject_declared_size(response: requests.Response, url: str, max_bytes: int) -> None:
+    """Raise TooLarge before reading the body when Content-Length exceeds ``max_bytes``."""
+    try:
+        declared = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return
+    if declared > max_bytes:
+        raise TooLarge(f"download of {url} refused: its size ({_megabytes(declared)}) "
+                       f"exceeds the limit of {_megabytes(max_bytes)}")
+
+
+def _stream_to_file(response: requests.Response, dest: Path, url: str, max_bytes: int,
+                    should_stop: Callable[[], bool] | None) -> int:
+    """Write the body to ``dest`` chunk by chunk; return its size in bytes; remove ``dest`` on failure."""
+    size = 0
+    try:
+        with dest.open("wb") as out:
+            for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
+                if should_stop is not None and should_stop():
+                    raise FetchAborted(f"download of {url} was cancelled")
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(f"download of {url} refused: it is larger than "
+                                   f"the limit of {_megabytes(max_bytes)}")
+                out.write(chunk)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def _describe(exc: requests.RequestException, timeouts: Timeouts) -> str:
+    """A short, user-readable reason for a failed request."""
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the real error
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"could not connect within {timeouts.connect:g} s"
+    if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+        return f"no data received for {timeouts.read:g} s"
+    if isinstance(exc, requests.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return f"invalid URL ({exc})"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake or certificate verification failed"
+    if isinstance(reason, NameResolutionError):
+        return "the host name could not be resolved"
+    if isinstance(reason, NewConnectionError) and isinstance(reason.__cause__, OSError):
+        return f"could not connect ({reason.__cause__.strerror or reason.__cause__})"
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "the connection broke off or sent a malformed body"
+    return f"connection failed ({reason or exc})"

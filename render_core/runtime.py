@@ -1,0 +1,86 @@
+"""The runtime: settings, Redis, job store, registry, broker and actors wired together.
+
+The API builds one to submit and change jobs; a worker process builds one
+and hands its broker to Dramatiq (see :mod:`render_core.worker`).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+import dramatiq
+import redis
+
+from . import metrics, webhooks
+from .broker import WEBHOOK_QUEUE, build_broker, enqueue_in_pipeline
+from .http import AddressPolicy
+from .jobs import JobStore
+from .middleware import Deadline, GpuLease, StageMetrics
+from .registry import Registry
+from .settings import Settings
+from .storage import Storage
+from .task import Task
+
+log = logging.getLogger(__name__)
+
+#: Redis socket timeouts in seconds: a hung Redis turns into an error, not a hung request.
+REDIS_SOCKET_TIMEOUT = 10.0
+REDIS_CONNECT_TIMEOUT = 5.0
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT,
+                                socket_connect_timeout=REDIS_CONNECT_TIMEOUT, health_check_interval=30)
+
+
+class Runtime:
+    """Everything a job needs, built once per process."""
+
+    def __init__(self, settings: Settings, registry: Registry, client: redis.Redis | None = None):
+        from .runner import run_job
+        from .webhook_actor import deliver_webhook
+
+        self.settings = settings
+        self.registry = registry
+        self.redis = client or redis_client(settings)
+        self.jobs = JobStore(self.redis, settings.job_ttl)
+        self.url_policy = AddressPolicy(allow_loopback=settings.allow_loopback_urls)
+        self.lease = GpuLease()
+        self.broker = build_broker(settings, self.redis,
+                                   [Deadline(self.jobs, self.finish), StageMetrics(), self.lease])
+        self.run_job = dramatiq.actor(lambda job_id: run_job(self, job_id), broker=self.broker,
+                                      actor_name="run_job", queue_name="task.default", max_retries=0)
+        self.deliver_webhook = dramatiq.actor(
+            lambda job_id, url, body: deliver_webhook(self, job_id, url, body), broker=self.broker,
+            actor_name="deliver_webhook", queue_name=WEBHOOK_QUEUE, max_retries=settings.webhook_attempts - 1)
+        for task in registry.tasks.values():
+            self.broker.declare_queue(task.queue)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.settings)
+
+    def submit(self, task: Task, params: dict) -> dict:
+        """Store a queued job and its ``run_job`` message in one MULTI/EXEC; returns the record."""
+        record = self.jobs.new_record(task.name, params)
+        message = self.run_job.message_with_options(args=(record["id"],)).copy(queue_name=task.queue)
+        with self.redis.pipeline(transaction=True) as pipe:
+            self.jobs.create(record, pipe)
+            enqueue_in_pipeline(self.broker, pipe, message)
+            pipe.execute()
+        metrics.jobs_submitted.labels(task.name).inc()
+        return record
+
+    def finish(self, job_id: str, status: str, **fields) -> bool:
+        """Move a job to a terminal ``status``; on success count it and send its webhook."""
+        applied, _ = self.jobs.transition(job_id, status, **fields)
+        if not applied:
+            return False
+        job = self.jobs.get(job_id)
+        if job is None:
+            return True
+        metrics.jobs_finished.labels(job.type, status).inc()
+        if job.notify_url:
+            self.deliver_webhook.send(job.id, job.notify_url, webhooks.payload(job))
+        return True

@@ -1,0 +1,154 @@
+"""Settings: one frozen object built from the environment.
+
+Every variable name of the original service is honoured (REDIS_HOST/PORT,
+MINIO_*, C3_RENDER_API_KEY, C3_API_KEY, OUTPUT_DIR, GPU_IDLE_TIMEOUT,
+PRE_LAUNCH_TIMEOUT(_MAX), MAX_RENDER_TIME, RENDER_POLLING_INTERVAL), plus
+REDIS_URL and the additions below. A bad value raises :class:`SettingsError`
+naming the variable, so start-up stops with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable, Mapping
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _integer(raw: str) -> int:
+    return int(raw.strip())
+
+
+def _decimal(raw: str) -> float:
+    return float(raw.strip())
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings; times in seconds unless the name says ms."""
+
+    redis_url: str = "redis://localhost:6379/0"
+    minio_endpoint: str = "localhost:9000"
+    minio_access_key: str = ""
+    minio_secret_key: str = ""
+    minio_bucket: str = "c3-render"
+    minio_secure: bool = False
+    minio_public_url: str = ""
+    minio_region: str = "us-east-1"
+    render_api_key: str = ""
+    c3_api_key: str = ""
+    output_dir: Path = Path("/app/output")
+    gpu_idle_timeout: float = 300.0
+    pre_launch_timeout: float = 15.0
+    pre_launch_timeout_max: float = 30.0
+    max_render_time: float = 1800.0
+    render_polling_interval: float = 5.0
+    job_ttl: int = 7 * 24 * 3600
+    presign_expiry: int = 7 * 24 * 3600
+    max_body_bytes: int = 1024 * 1024
+    max_download_bytes: int = 200 * 1024 * 1024
+    webhook_attempts: int = 5
+    webhook_interval: float = 5.0
+    webhook_timeout: float = 10.0
+    allow_loopback_urls: bool = False
+    broker_heartbeat_timeout_ms: int = 5000
+    broker_maintenance_chance: int = 1_000_000
+    worker_idle_poll_ms: int = 250
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``environ`` (default ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for attr, (names, parse, check) in _SOURCES.items():
+            for name in names:
+                raw = env.get(name)
+                if raw is None or raw == "" and parse is not _text:
+                    continue
+                try:
+                    value = parse(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from None
+                if check is not None and not check(value):
+                    raise SettingsError(f"{name}={raw!r} is out of range")
+                values[attr] = value
+                break
+        if "redis_url" not in values and ("REDIS_HOST" in env or "REDIS_PORT" in env):
+            host = env.get("REDIS_HOST", "localhost")
+            try:
+                port = int(env.get("REDIS_PORT", "6379"))
+            except ValueError:
+                raise SettingsError(f"REDIS_PORT={env.get('REDIS_PORT')!r} is not valid: expected an integer") from None
+            values["redis_url"] = f"redis://{host}:{port}/0"
+        settings = cls(**values)
+        if settings.pre_launch_timeout_max < settings.pre_launch_timeout:
+            raise SettingsError("PRE_LAUNCH_TIMEOUT_MAX must not be below PRE_LAUNCH_TIMEOUT")
+        return settings
+
+    def public(self) -> dict:
+        """Settings without secrets, for logs and ``c3-render`` output."""
+        hidden = {"minio_access_key", "minio_secret_key", "render_api_key", "c3_api_key"}
+        return {f.name: ("***" if f.name in hidden and getattr(self, f.name) else str(getattr(self, f.name)))
+                for f in fields(self)}
+
+
+def _positive(value) -> bool:
+    return value > 0
+
+
+def _non_negative(value) -> bool:
+    return value >= 0
+
+
+Source = tuple[tuple[str, ...], Callable[[str], object], Callable[[object], bool] | None]
+
+#: attribute -> (environment names, first wins; parser; range check)
+_SOURCES: dict[str, Source] = {
+    "redis_url": (("REDIS_URL", "BROKER_URL"), _text, None),
+    "minio_endpoint": (("MINIO_ENDPOINT",), _text, None),
+    "minio_access_key": (("MINIO_ACCESS_KEY",), _text, None),
+    "minio_secret_key": (("MINIO_SECRET_KEY",), _text, None),
+    "minio_bucket": (("MINIO_BUCKET",), _text, None),
+    "minio_secure": (("MINIO_SECURE",), _flag, None),
+    "minio_public_url": (("MINIO_PUBLIC_URL",), _text, None),
+    "minio_region": (("MINIO_REGION",), _text, None),
+    "render_api_key": (("C3_RENDER_API_KEY",), _text, None),
+    "c3_api_key": (("C3_API_KEY",), _text, None),
+    "output_dir": (("OUTPUT_DIR",), _path, None),
+    "gpu_idle_timeout": (("GPU_IDLE_TIMEOUT",), _decimal, _non_negative),
+    "pre_launch_timeout": (("PRE_LAUNCH_TIMEOUT",), _decimal, _non_negative),
+    "pre_launch_timeout_max": (("PRE_LAUNCH_TIMEOUT_MAX",), _decimal, _non_negative),
+    "max_render_time": (("MAX_RENDER_TIME",), _decimal, _positive),
+    "render_polling_interval": (("RENDER_POLLING_INTERVAL",), _decimal, _positive),
+    "job_ttl": (("JOB_TTL",), _integer, _positive),
+    "max_body_bytes": (("MAX_BODY_BYTES",), _integer, _positive),
+    "max_download_bytes": (("MAX_DOWNLOAD_BYTES",), _integer, _positive),
+    "webhook_attempts": (("WEBHOOK_ATTEMPTS",), _integer, _positive),
+    "webhook_interval": (("WEBHOOK_INTERVAL",), _decimal, _non_negative),
+    "webhook_timeout": (("WEBHOOK_TIMEOUT",), _decimal, _positive),
+    "allow_loopback_urls": (("C3_ALLOW_LOOPBACK_URLS",), _flag, None),
+    "broker_heartbeat_timeout_ms": (("BROKER_HEARTBEAT_TIMEOUT",), _integer, _positive),
+    "broker_maintenance_chance": (("BROKER_MAINTENANCE_CHANCE",), _integer, lambda v: 0 <= v <= 1_000_000),
+    "worker_idle_poll_ms": (("WORKER_IDLE_POLL_MS",), _integer, _positive),
+}
