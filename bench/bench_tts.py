@@ -1,7 +1,7 @@
 """Real-time factor of the local csm text-to-speech engine (audio seconds per wall-clock second).
 
 Usage: python bench/bench_tts.py [--repeat N] [--engines piper espeak-ng]
-Prints machine facts, each backend's load time (s) and, per voice, the median wall time (s),
+Prints machine facts (other work on the machine skews the figures), each backend's load time (s) and, per voice, the median wall time (s),
 audio length (s) and real-time factor of synthesising one paragraph to MP3. Nothing is asserted.
 """
 
@@ -55,6 +55,7 @@ def bench_engine(engine_name: str, repeat: int, workdir: Path) -> None:
         print(f"{engine_name}: unavailable: {error}")
         return
     print(f"{engine_name}: model {voices['model']}, load {time.perf_counter() - started:.2f} s")
+    engine.synthesize(PARAGRAPH[:1], workdir / "warm-up.mp3")  # first inference allocates buffers
     for voice in ("conversational_a", "conversational_b"):
         walls, audio_seconds = [], 0.0
         for run in range(repeat):

@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 class ApiError(falcon.HTTPError):
     """An HTTP error whose JSON body carries ``extra`` fields next to title/description."""
 
-    def __init__(self, status, title: str, description: str | None = None, **extra):
-        super().__init__(status, title=title, description=description)
+    def __init__(self, http_status, title: str, description: str | None = None, /, **extra):
+        super().__init__(http_status, title=title, description=description)
         self.extra = extra
 
     def to_dict(self, obj_type=dict):

@@ -1,6 +1,7 @@
 """Real redis-server and SeaweedFS ``weed mini`` started by render_core.devservices."""
 
 import io
+import socket
 
 import pytest
 import redis
@@ -21,8 +22,6 @@ def s3_server(tmp_path_factory):
 
 
 def test_free_port_can_be_bound():
-    import socket
-
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))

@@ -61,8 +61,11 @@ def _classifier(path: Path):
     import cv2
 
     if path not in _classifiers:
-        classifier = cv2.CascadeClassifier(str(path))
-        if classifier.empty():
+        try:
+            classifier = cv2.CascadeClassifier(str(path))
+        except (cv2.error, SystemError):  # OpenCV raises on malformed XML
+            classifier = None
+        if classifier is None or classifier.empty():
             raise EngineSetupError(f"{path} is not a valid OpenCV Haar cascade file")
         _classifiers[path] = classifier
     return _classifiers[path]

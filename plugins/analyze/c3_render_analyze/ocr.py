@@ -22,7 +22,7 @@ from .settings import (
     env_file,
 )
 
-READER_NAME = "RapidOCR (PP-OCR models on ONNX Runtime)"
+READER_NAME = "RapidOCR with PP-OCR models"
 WORK_MAX_SIDE = 2000  # pixels; larger images are scaled down before reading
 _RAPIDOCR_MIN_SCORE = 0.5  # RapidOCR drops lines below this itself
 

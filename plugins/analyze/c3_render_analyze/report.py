@@ -16,10 +16,12 @@ BRIGHT_FROM = 170
 # Contrast words by the standard deviation of grey levels (0-255).
 LOW_CONTRAST_BELOW = 30
 HIGH_CONTRAST_FROM = 75
-# Sharpness words by the variance of a 4-neighbour Laplacian of the grey image
-# scaled to at most 1024 pixels on its longer side.
-BLURRY_BELOW = 100
-SHARP_FROM = 500
+# Sharpness words (blurry/soft/sharp) by the variance of a 4-neighbour Laplacian
+# of the grey image scaled to at most 1024 pixels on its longer side.
+BLURRY_BELOW = 20
+SHARP_FROM = 300
+# Below this grey-level standard deviation the image is one flat tone: no edges to judge.
+UNIFORM_BELOW = 2.0
 TONE_MAX_SIDE = 1024  # pixels
 
 _COMMON_RATIOS = ((1, 1), (5, 4), (4, 3), (3, 2), (16, 10), (16, 9), (2, 1), (21, 9))
@@ -59,7 +61,8 @@ def pixel_facts(pixels: Image.Image) -> dict[str, Any]:
         return facts
     facts["brightness"] = _brightness(grey[opaque])
     facts["contrast"] = _contrast(grey[opaque])
-    facts["sharpness"] = _sharpness(np.asarray(flatten_on_white(sample).convert("L"), np.float64))
+    flat_grey = np.asarray(flatten_on_white(sample).convert("L"), np.float64)
+    facts["sharpness"] = _sharpness(flat_grey)
     return facts
 
 
@@ -95,7 +98,9 @@ def _contrast(grey: np.ndarray) -> dict[str, Any]:
 
 def _sharpness(grey: np.ndarray) -> dict[str, Any]:
     variance = _laplacian_variance(grey)
-    if variance < BLURRY_BELOW:
+    if grey.std() < UNIFORM_BELOW:
+        word = "uniform"
+    elif variance < BLURRY_BELOW:
         word = "blurry"
     elif variance >= SHARP_FROM:
         word = "sharp"

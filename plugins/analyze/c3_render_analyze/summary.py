@@ -12,11 +12,14 @@ def summary_line(facts: dict[str, Any]) -> str:
     and white, with 1 face and text reading "HELLO WORLD".'"""
     clauses = [_subject(facts)] + _descriptors(facts)
     found, nothing_found = _findings(facts)
+    sentence = ", ".join(clauses)
     if found:
-        clauses.append("with " + " and ".join(found))
-    if nothing_found:
-        clauses.append(nothing_found)
-    return ", ".join(clauses) + "."
+        sentence += ", with " + " and ".join(found)
+        if nothing_found:
+            sentence += " but " + nothing_found
+    elif nothing_found:
+        sentence += ", " + nothing_found
+    return sentence + "."
 
 
 def report_text(facts: dict[str, Any]) -> str:
@@ -48,8 +51,9 @@ def _descriptors(facts: dict[str, Any]) -> list[str]:
     if facts.get("brightness") is None:
         return ["fully transparent"]
     words = [{"medium": "medium brightness"}.get(facts["brightness"]["word"], facts["brightness"]["word"])]
-    if facts["sharpness"]["word"] == "blurry":
-        words.append("blurry")
+    sharpness = facts["sharpness"]["word"]
+    if sharpness in ("blurry", "uniform"):
+        words.append({"uniform": "plain (one flat tone)"}.get(sharpness, sharpness))
     names = main_colour_names(facts["colours"])
     if names:
         words.append("mostly " + _join_words(names))
@@ -64,7 +68,7 @@ def _findings(facts: dict[str, Any]) -> tuple[list[str], str]:
     found, missing = [], []
     if faces is not None:
         if faces["count"]:
-            found.append(f"{faces['count']} face" + ("s" if faces["count"] > 1 else ""))
+            found.append(_count(faces["count"], "face"))
         else:
             missing.append("faces")
     if text is not None:
@@ -116,6 +120,8 @@ def _sharpness_line(facts: dict[str, Any]) -> str:
     sharpness = facts.get("sharpness")
     if sharpness is None:
         return ""
+    if sharpness["word"] == "uniform":
+        return "Sharpness: not measurable (the image is one flat tone, without edges)."
     return (
         f"Sharpness: Laplacian variance {sharpness['laplacian_variance']:g} "
         f"({sharpness['word']}; under {sharpness['blurry_below']} is blurry, "
@@ -178,29 +184,34 @@ def _faces_lines(facts: dict[str, Any]) -> list[str]:
     if not faces["count"]:
         return [f"Faces ({faces['detector']}): none found."]
     boxes = "; ".join(_box_text(box) for box in faces["boxes"])
-    return [f"Faces ({faces['detector']}): {faces['count']} found at {boxes}."]
+    return [f"Faces ({faces['detector']}): {_count(faces['count'], 'face')} at {boxes}."]
 
 
 def _text_lines(facts: dict[str, Any]) -> list[str]:
     text = facts.get("text")
     if text is None:
         return ["Text: not checked."]
-    heading = f"Text ({text['reader']}, confidence at least {text['min_confidence']:g})"
-    lines = [f"{heading}: {len(text['lines']) or 'no'} line(s) found."]
+    heading = f"Text ({text['reader']}; confidence at least {text['min_confidence']:g})"
+    lines = [f"{heading}: {_count(len(text['lines']), 'line')} found."]
     lines += [
         f'  "{line["text"]}" (confidence {line["confidence"]:.2f}, {_box_text(line["box"])})'
         for line in text["lines"]
     ]
     if text["low_confidence_lines"]:
-        lines.append(
-            f"  {text['low_confidence_lines']} more line(s) below the confidence threshold "
-            "were left out."
-        )
+        left_out = _count(text["low_confidence_lines"], "more line")
+        lines.append(f"  {left_out} below the confidence threshold left out.")
     return lines
 
 
 def _box_text(box: dict[str, int]) -> str:
     return f"x={box['x']} y={box['y']} w={box['w']} h={box['h']}"
+
+
+def _count(number: int, noun: str) -> str:
+    """'no faces', '1 face', '2 faces'."""
+    if number == 0:
+        return f"no {noun}s"
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _join_words(words: list[str]) -> str:

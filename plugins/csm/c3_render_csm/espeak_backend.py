@@ -29,7 +29,7 @@ _SAMPLE_SCALE = 32768.0
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 _LIBRARY_LOCK = threading.Lock()
-_loaded: dict[str, "_EspeakLibrary"] = {}
+_loaded: dict[str, _EspeakLibrary] = {}
 
 
 class _EspeakLibrary:

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .animation import PortraitAnimator
 from .blinks import blink_schedule
-from .errors import Aborted
+from .errors import Aborted, BadAudio, BadImage, EncoderFailed, NoFaceFound, PortraitError
 from .face_layout import locate_features
 from .faces import detect_largest_face
 from .images import load_portrait_frame
 from .loudness import analyse_audio
 from .video import VideoEncoder
+
+__all__ = [
+    "Aborted", "BadAudio", "BadImage", "EncoderFailed", "NoFaceFound", "PortraitError",
+    "PortraitResult", "render_portrait",
+]  # fmt: skip
 
 #: ``should_stop()`` is asked this often while frames are rendered (frames).
 STOP_CHECK_EVERY_FRAMES = 10
@@ -41,6 +46,13 @@ class PortraitResult:
     frames: int
     duration_seconds: float
     face_box: tuple[int, int, int, int]
+
+    def metadata(self) -> dict:
+        """JSON-ready facts about the video (sizes in px, duration in seconds)."""
+        return {
+            "width": self.width, "height": self.height, "fps": self.fps, "frames": self.frames,
+            "duration_seconds": round(self.duration_seconds, 3), "face_box": list(self.face_box),
+        }  # fmt: skip
 
 
 def render_portrait(

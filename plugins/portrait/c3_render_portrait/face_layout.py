@@ -53,8 +53,11 @@ def locate_features(frame_rgb: np.ndarray, face: FaceBox) -> FaceLayout:
     mouth = Ellipse(face.x + face.width / 2, mouth_y, face.width * MOUTH_HALF_WIDTH, face.height * 0.05)
     detected = _detect_eye_centres(frame_rgb, face)
     eyes = tuple(
-        Ellipse(*_nearest_or_default(detected, (face.x + fx * face.width, face.y + fy * face.height), face),
-                EYE_RADII[0] * face.width, EYE_RADII[1] * face.height)
+        Ellipse(
+            *_nearest_or_default(detected, (face.x + fx * face.width, face.y + fy * face.height), face),
+            EYE_RADII[0] * face.width,
+            EYE_RADII[1] * face.height,
+        )
         for fx, fy in EYE_CENTRES
     )
     return FaceLayout(face=face, mouth=mouth, eyes=eyes)
@@ -80,12 +83,14 @@ def _detect_eye_centres(frame_rgb: np.ndarray, face: FaceBox) -> list[tuple[floa
     """Centres (frame px) of eyes found by the Haar eye cascade in the upper face."""
     top, bottom = face.y, face.y + int(0.6 * face.height)
     left, right = face.x, face.x + face.width
-    region = np.ascontiguousarray(frame_rgb[max(0, top):bottom, max(0, left):right])
+    region = np.ascontiguousarray(frame_rgb[max(0, top) : bottom, max(0, left) : right])
     if min(region.shape[:2]) < 12:
         return []
     gray = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
     min_side = max(6, int(0.12 * face.width))
-    found = load_cascade("haarcascade_eye.xml").detectMultiScale(gray, scaleFactor=1.05, minNeighbors=4, minSize=(min_side, min_side))
+    found = load_cascade("haarcascade_eye.xml").detectMultiScale(
+        gray, scaleFactor=1.05, minNeighbors=4, minSize=(min_side, min_side)
+    )
     return [(max(0, left) + x + w / 2, max(0, top) + y + h / 2) for x, y, w, h in found]
 
 

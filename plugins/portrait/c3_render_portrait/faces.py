@@ -46,7 +46,7 @@ def detect_largest_face(frame_rgb: np.ndarray) -> FaceBox:
         )
         if len(found):
             x, y, w, h = max(found, key=lambda box: int(box[2]) * int(box[3]))
-            return FaceBox(*(int(round(value / scale)) for value in (x, y, w, h)))
+            return FaceBox(*(round(value / scale) for value in (x, y, w, h)))
     raise NoFaceFound()
 
 

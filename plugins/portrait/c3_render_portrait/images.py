@@ -54,7 +54,7 @@ def _open_checked(image_path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(image_path)
     except Image.DecompressionBombError as exc:
-        raise BadImage(f"the image is too large to process ({exc}); use at most {MAX_SOURCE_PIXELS // 1_000_000} megapixels") from exc
+        raise BadImage(f"the image is too large; send at most {MAX_SOURCE_PIXELS // 1_000_000} megapixels") from exc
     except UnidentifiedImageError as exc:
         raise BadImage("the file is not a recognised image; send a JPEG, PNG or WebP portrait photo") from exc
     except OSError as exc:
@@ -68,7 +68,9 @@ def _open_checked(image_path: Path) -> Image.Image:
         )
     if min(width, height) < MIN_SOURCE_SIDE:
         image.close()
-        raise BadImage(f"the image is too small: {width}x{height} pixels; send at least {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE}")
+        raise BadImage(
+            f"the image is too small: {width}x{height} pixels; send at least {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE}"
+        )
     return image
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -17,6 +17,11 @@ from .ffmpeg_tools import ffmpeg_executable, kill_process, last_error_line, read
 X264_PRESET = "veryfast"
 X264_CRF = 20
 AUDIO_BITRATE = "128k"
+#: RGB -> BT.709 limited-range yuv420p, tagged so players show the colours right.
+VIDEO_FILTER = (
+    "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+    "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
+)
 #: Longest wait (seconds) for ffmpeg to finish the file after the last frame.
 FINISH_TIMEOUT_SECONDS = 300.0
 #: How often (seconds) ``should_stop`` is polled while ffmpeg finishes.
@@ -33,13 +38,13 @@ class VideoEncoder:
     def __init__(self, output_path: Path, width: int, height: int, fps: int, audio_path: Path, duration_seconds: float):
         self.output_path = output_path
         self.frame_bytes = width * height * 3
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish() or abort()
         command = [
             ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0",
             "-i", str(audio_path),
             "-map", "0:v:0", "-map", "1:a:0",
-            "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv",
+            "-vf", VIDEO_FILTER,
             "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
             "-c:a", "aac", "-b:a", AUDIO_BITRATE,
             "-t", f"{duration_seconds:.6f}", "-movflags", "+faststart", "-f", "mp4", str(output_path),
@@ -63,17 +68,19 @@ class VideoEncoder:
         except (BrokenPipeError, OSError):
             pass  # ffmpeg already exited: its return code tells why
         deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
-        while self._process.poll() is None:
+        while True:
             if should_stop():
                 self.abort()
                 raise Aborted("stopped while the video was being finished")
-            if time.monotonic() > deadline:
-                self.abort()
-                raise EncoderFailed(f"the video encoder did not finish within {FINISH_TIMEOUT_SECONDS:.0f} s")
             try:
                 self._process.wait(timeout=FINISH_POLL_SECONDS)
+                break
             except subprocess.TimeoutExpired:
-                pass
+                if time.monotonic() > deadline:
+                    self.abort()
+                    raise EncoderFailed(
+                        f"the video encoder did not finish within {FINISH_TIMEOUT_SECONDS:.0f} s"
+                    ) from None
         return_code = self._process.returncode
         message = self._error_text()
         self._stderr.close()

@@ -56,23 +56,23 @@ _BYTES_PER_SAMPLE = 4  # float32
 _READ_CHUNK_BYTES = 1 << 20  # 1 MiB = 16.4 s of decoded audio
 
 
-class WhisperEngineError(Exception):
+class TranscriptionError(Exception):
     """Base of every error this engine raises on purpose."""
 
 
-class UnsupportedRequest(WhisperEngineError):
+class UnsupportedRequest(TranscriptionError):
     """The request asks for something the local models cannot do."""
 
 
-class BadAudio(WhisperEngineError):
+class BadAudio(TranscriptionError):
     """The input is not audio that can be decoded, or is too long."""
 
 
-class Aborted(WhisperEngineError):
+class Aborted(TranscriptionError):
     """``should_stop()`` returned True while the job was running."""
 
 
-class EngineUnavailable(WhisperEngineError):
+class EngineUnavailable(TranscriptionError):
     """The engine is misconfigured: a model is missing or unusable."""
 
 
@@ -91,6 +91,16 @@ class Transcript:
     model_used: str
     segment_count: int
     notes: tuple[str, ...] = ()
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the text, as JSON-ready values for the job result."""
+        return {
+            "language": self.language,
+            "duration_seconds": self.duration_seconds,
+            "model_used": self.model_used,
+            "segment_count": self.segment_count,
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,7 @@ _KNOWN_FFMPEG_FAILURES = (
     ("matches no streams", "the file has no audio track"),
     ("does not contain any stream", "the file has no audio track"),
     ("moov atom not found", "the MP4/MOV file is incomplete (cut off before its index was written); upload the whole file"),
-    ("End of file", "the file ends before its audio starts; it is probably truncated"),
+    ("End of file", "the file ended before any audio could be read: it is truncated, corrupt, or not audio"),
     ("Invalid data found when processing input", "the file is not audio or video in a format that can be read (corrupt, truncated, or not media at all)"),
     ("Protocol not on whitelist", "the file refers to other files or URLs instead of holding audio itself"),
 )  # fmt: skip
@@ -352,7 +362,7 @@ class TranscriptionEngine:
         audio = decode_audio(audio_path, max_seconds=self._settings.max_audio_seconds, should_stop=should_stop)
         segments, info = model.whisper.transcribe(
             audio.samples,
-            language=language or ("en" if not model.is_multilingual else None),
+            language=language or (None if model.is_multilingual else "en"),
             task=task,
             beam_size=self._settings.beam_size,
             vad_filter=True,  # skips silence, where tiny models invent words

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from c3_render_csm import engine as tts
 from c3_render_csm.audio import decode_to_pcm, duration_seconds
 

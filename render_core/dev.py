@@ -1,0 +1,128 @@
+"""``c3-render dev``: Redis, an S3 server, the API and a worker on this machine, in the foreground.
+
+All data lives under one directory (default ``.c3-render/``). A small file
+server publishes sample inputs so the printed curl commands work offline.
+Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+from .devservices import RedisServer, S3Server, free_port
+from .samples import write_samples
+
+ACCESS_KEY = "c3render"
+BUCKET = "c3-render"
+#: Seconds to wait for the API to answer /readyz.
+READY_TIMEOUT = 60.0
+
+
+def _secret(data_dir: Path) -> str:
+    path = data_dir / "s3-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(16))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _serve_samples(directory: Path) -> tuple[ThreadingHTTPServer, str]:
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+def _wait_ready(url: str, children: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise RuntimeError("a process exited during start-up; see the output above")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the API did not become ready at {url} within {READY_TIMEOUT:.0f} s")
+
+
+def _banner(api: str, samples: str) -> str:
+    return f"""
+C3 Render is running.
+  API        {api}   (OpenAPI: {api}/openapi.json, metrics: {api}/metrics)
+  samples    {samples}/   (sample inputs served for the examples)
+
+Try:
+  curl -s -X POST {api}/analyze -d '{{"image_url": "{samples}/sample.png"}}'
+  curl -s -X POST {api}/csm -d '{{"text": "Hello from C3 Render."}}'
+  curl -s -X POST {api}/whisper -d '{{"audio_url": "{samples}/speech.wav"}}'
+  curl -s -X POST {api}/portrait -d '{{"image_url": "{samples}/portrait.png", "audio_url": "{samples}/speech.wav"}}'
+then:
+  curl -s {api}/status/<id>
+  curl -s {api}/result/<id>
+
+Ctrl-C stops everything.
+"""
+
+
+def run_dev(data_dir: str, port: int = 5000) -> int:
+    root = Path(data_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    redis_server = RedisServer(root / "redis", appendonly=True)
+    s3_server = S3Server(root / "s3", access_key=ACCESS_KEY, secret_key=_secret(root), bucket=BUCKET)
+    children: list[subprocess.Popen] = []
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        print("starting Redis and the S3 server ...", flush=True)
+        redis_server.start()
+        s3_server.start()
+        samples_server, samples_url = _serve_samples(write_samples(root / "samples"))
+        env = {**os.environ, "REDIS_URL": redis_server.url, "MINIO_ENDPOINT": s3_server.endpoint,
+               "MINIO_ACCESS_KEY": ACCESS_KEY, "MINIO_SECRET_KEY": _secret(root), "MINIO_BUCKET": BUCKET,
+               "MINIO_SECURE": "false", "OUTPUT_DIR": str(root / "output"), "C3_ALLOW_LOOPBACK_URLS": "true"}
+        cli = [sys.executable, "-m", "render_core.cli"]
+        children.append(subprocess.Popen([*cli, "api", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env=env))
+        children.append(subprocess.Popen([*cli, "worker", "--processes", "1", "--threads", "2"], env=env))
+        api = f"http://127.0.0.1:{port}"
+        _wait_ready(f"{api}/readyz", children)
+        print(_banner(api, samples_url), flush=True)
+        while not stop.is_set():
+            if any(child.poll() is not None for child in children):
+                print("c3-render dev: a process exited; stopping", file=sys.stderr)
+                return 1
+            stop.wait(0.5)
+        return 0
+    except RuntimeError as exc:
+        print(f"c3-render dev: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping ...", flush=True)
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        s3_server.stop()
+        redis_server.stop()

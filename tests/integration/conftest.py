@@ -1,0 +1,139 @@
+"""Real services for integration tests: redis-server, SeaweedFS S3, gunicorn API, Dramatiq worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from render_core.devservices import RedisServer, S3Server, free_port
+from render_core.registry import load_registry
+from render_core.runtime import Runtime
+from render_core.settings import Settings
+from support.servers import FileServer, WebhookReceiver, wait_for
+
+ACCESS_KEY = "testaccess"
+SECRET_KEY = "testsecret-0123456789"
+BUCKET = "c3-render-test"
+
+
+@pytest.fixture(scope="session")
+def services_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def redis_server(services_dir):
+    with RedisServer(services_dir / "redis") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server(services_dir):
+    with S3Server(services_dir / "s3", access_key=ACCESS_KEY, secret_key=SECRET_KEY, bucket=BUCKET) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack_env(redis_server, s3_server, services_dir) -> dict:
+    """The environment the API and worker processes run with."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("C3_", "MINIO_", "REDIS_"))}
+    env.update({
+        "REDIS_URL": redis_server.url, "MINIO_ENDPOINT": s3_server.endpoint, "MINIO_ACCESS_KEY": ACCESS_KEY,
+        "MINIO_SECRET_KEY": SECRET_KEY, "MINIO_BUCKET": BUCKET, "MINIO_SECURE": "false",
+        "OUTPUT_DIR": str(services_dir / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
+        "WEBHOOK_INTERVAL": "0.3", "WEBHOOK_ATTEMPTS": "3", "WORKER_IDLE_POLL_MS": "100",
+        "LOG_LEVEL": "INFO",
+    })
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(stack_env) -> Settings:
+    return Settings.from_env(stack_env)
+
+
+@pytest.fixture(scope="session")
+def runtime(settings) -> Runtime:
+    """A runtime in the test process (to submit jobs directly and read the store)."""
+    return Runtime(settings, load_registry())
+
+
+def _spawn(args, env, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "wb")
+    return subprocess.Popen([sys.executable, "-m", "render_core.cli", *args], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(stack_env, services_dir):
+    """A real ``c3-render worker`` process (1 process, 4 threads)."""
+    process = _spawn(["worker", "--processes", "1", "--threads", "4"], stack_env, services_dir / "worker.log")
+    time.sleep(0.5)
+    if process.poll() is not None:
+        raise RuntimeError((services_dir / "worker.log").read_text())
+    yield process
+    _stop(process)
+
+
+def start_api(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = _spawn(["api", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env, log_path)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready():
+        if process.poll() is not None:
+            raise RuntimeError(log_path.read_text())
+        try:
+            return requests.get(f"{url}/readyz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(ready, timeout=30, message="the API to answer /readyz")
+    return process, url
+
+
+@pytest.fixture(scope="session")
+def api(stack_env, services_dir, worker) -> str:
+    """Base URL of a real gunicorn-served API (no API key) with a worker running."""
+    process, url = start_api(stack_env, services_dir / "api.log")
+    yield url
+    _stop(process)
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def files():
+    with FileServer() as server:
+        yield server
+
+
+def wait_terminal(api_url: str, job_id: str, timeout: float = 60.0) -> dict:
+    """Poll GET /status until the job is terminal; returns the status body."""
+    terminal = {"success", "failed", "timed_out", "cancelled", "expired"}
+
+    def done():
+        body = requests.get(f"{api_url}/status/{job_id}", timeout=5).json()
+        return body if body.get("status") in terminal else None
+
+    return wait_for(done, timeout=timeout, interval=0.1, message=f"job {job_id} to finish")

@@ -1,0 +1,1 @@
+"""Test helpers: local HTTP servers and polling."""
