@@ -1,8 +1,9 @@
 """Real-time factor of the local csm text-to-speech engine (audio seconds per wall-clock second).
 
 Usage: python bench/bench_tts.py [--repeat N] [--engines piper espeak-ng]
-Prints machine facts (other work on the machine skews the figures), each backend's load time (s) and, per voice, the median wall time (s),
-audio length (s) and real-time factor of synthesising one paragraph to MP3. Nothing is asserted.
+Prints machine facts, each backend's load time (s) and, per voice, the median wall time (s),
+audio length (s) and real-time factor of synthesising one paragraph to MP3. Nothing is asserted;
+other work on the machine skews the figures.
 """
 
 from __future__ import annotations

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import SynthesisFailed
+
 MP3_BITRATE_KBPS = 64
 FADE_OUT_MS = 10
 _FFMPEG_TIMEOUT_SECONDS = 300
-
-
-class FfmpegUnavailable(RuntimeError):
-    """No usable ffmpeg binary (install imageio-ffmpeg, or set IMAGEIO_FFMPEG_EXE)."""
 
 
 def ffmpeg_exe() -> str:
@@ -26,11 +24,11 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as error:
-        raise FfmpegUnavailable("ffmpeg is missing: install the imageio-ffmpeg package") from error
+        raise SynthesisFailed("ffmpeg is missing: install the imageio-ffmpeg package") from error
     try:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as error:
-        raise FfmpegUnavailable(f"ffmpeg is missing: {error}") from error
+        raise SynthesisFailed(f"ffmpeg is missing: {error}") from error
 
 
 def samples_for_ms(milliseconds: float, sample_rate: int) -> int:
@@ -87,7 +85,7 @@ def encode_mp3(pcm: np.ndarray, sample_rate: int, out_path: Path, bitrate_kbps: 
         )
         if completed.returncode != 0:
             detail = completed.stderr.decode(errors="replace").strip()[-500:]
-            raise RuntimeError(f"MP3 encoding failed (ffmpeg exit {completed.returncode}): {detail}")
+            raise SynthesisFailed(f"MP3 encoding failed (ffmpeg exit {completed.returncode}): {detail}")
         os.replace(partial_name, out_path)
     finally:
         if os.path.exists(partial_name):

@@ -19,6 +19,10 @@ Voices: "conversational_a" and "conversational_b" are two distinct settings of t
 voice (see voices.py); "random" picks one of them from a hash of the text; "clone" raises
 CloneNotSupported. `temperature` (0-2) scales piper's noise_scale and noise_w, or espeak's
 intonation range; the settings used are returned in SpeechResult.settings.
+
+Errors: every SpeechError has a message for the requester (or operator): InvalidSpeechRequest
+(also a ValueError; CloneNotSupported is one), SpeechUnavailable (no backend loads),
+SynthesisFailed (backend or ffmpeg failed). Aborted means should_stop() returned true.
 """
 
 from __future__ import annotations
@@ -32,7 +36,15 @@ from pathlib import Path
 import numpy as np
 
 from .audio import MP3_BITRATE_KBPS, encode_mp3, samples_for_ms, silence, truncate_with_fade
-from .errors import Aborted, BackendUnavailable, CloneNotSupported, SpeechUnavailable
+from .errors import (
+    Aborted,
+    BackendUnavailable,
+    CloneNotSupported,
+    InvalidSpeechRequest,
+    SpeechError,
+    SpeechUnavailable,
+    SynthesisFailed,
+)
 from .espeak_backend import EspeakBackend
 from .piper_backend import PiperBackend, packaged_voice_path
 from .voices import (
@@ -48,6 +60,9 @@ from .voices import (
 __all__ = [
     "Aborted",
     "CloneNotSupported",
+    "InvalidSpeechRequest",
+    "SpeechError",
+    "SynthesisFailed",
     "SpeechEngine",
     "SpeechResult",
     "SpeechUnavailable",
@@ -82,10 +97,10 @@ class SpeechResult:
     fallback_reason: str | None = None  # why piper was not used, when espeak-ng stood in
     bitrate_kbps: int = MP3_BITRATE_KBPS
 
-    def to_dict(self) -> dict:
-        """JSON-ready form (path as string)."""
+    def metadata(self) -> dict:
+        """JSON-ready description for the job result (without the local file path)."""
         data = asdict(self)
-        data["path"] = str(self.path)
+        del data["path"]
         return data
 
 
@@ -107,7 +122,9 @@ class SpeechEngine:
         self._piper_voice = _optional_path(piper_voice, ENV_PIPER_VOICE)
         self._engine_choice = (engine or os.environ.get(ENV_ENGINE) or "auto").strip().lower()
         if self._engine_choice not in ENGINE_CHOICES:
-            raise ValueError(f"unknown TTS engine {self._engine_choice!r}: choose one of {', '.join(ENGINE_CHOICES)}")
+            raise SpeechUnavailable(
+                f"unknown TTS engine {self._engine_choice!r} (C3_TTS_ENGINE): choose one of {', '.join(ENGINE_CHOICES)}"
+            )
         self._espeak_library = _optional_path(espeak_library, ENV_ESPEAK_LIBRARY)
         self._espeak_data = _optional_path(espeak_data, ENV_ESPEAK_DATA)
         self._backend: PiperBackend | EspeakBackend | None = None
@@ -174,7 +191,7 @@ class SpeechEngine:
         if voice == CLONE_VOICE:
             raise CloneNotSupported(CLONE_MESSAGE)
         if voice not in ACCEPTED_VOICES:
-            raise ValueError(f"unknown voice {voice!r}: choose one of {', '.join(ACCEPTED_VOICES)}")
+            raise InvalidSpeechRequest(f"unknown voice {voice!r}: choose one of {', '.join(ACCEPTED_VOICES)}")
         texts = _validated_sentences(sentences)
         temperature = validate_temperature(temperature)
         _validate_lengths(max_audio_length_ms, pause_ms)
@@ -231,22 +248,22 @@ def _speak_sentences(
     if should_stop():
         raise Aborted(f"stopped after sentence {len(texts)} of {len(texts)}, before encoding")
     if not anything_audible:
-        raise ValueError("the text has nothing that can be spoken (only punctuation or symbols?)")
+        raise InvalidSpeechRequest("the text has nothing that can be spoken (only punctuation or symbols?)")
     return np.concatenate(parts), truncated
 
 
 def _validated_sentences(sentences: list[str]) -> list[str]:
-    """Stripped sentences; ValueError for a bare string, an empty list or a blank sentence."""
+    """Stripped sentences; InvalidSpeechRequest for a bare string, an empty list or a blank sentence."""
     if isinstance(sentences, (str, bytes)) or not isinstance(sentences, (list, tuple)):
-        raise ValueError("sentences must be a list of strings")
+        raise InvalidSpeechRequest("sentences must be a list of strings")
     if not sentences:
-        raise ValueError("no sentences to speak: give at least one")
+        raise InvalidSpeechRequest("no sentences to speak: give at least one")
     texts = []
     for index, sentence in enumerate(sentences):
         if not isinstance(sentence, str):
-            raise ValueError(f"sentence {index + 1} is not text: {type(sentence).__name__}")
+            raise InvalidSpeechRequest(f"sentence {index + 1} is not text: {type(sentence).__name__}")
         if not sentence.strip():
-            raise ValueError(f"sentence {index + 1} is empty or whitespace only")
+            raise InvalidSpeechRequest(f"sentence {index + 1} is empty or whitespace only")
         texts.append(sentence.strip())
     return texts
 
@@ -257,9 +274,11 @@ def _is_audible(pcm: np.ndarray) -> bool:
 
 def _validate_lengths(max_audio_length_ms: int, pause_ms: int) -> None:
     if not 0 < max_audio_length_ms <= MAX_SENTENCE_AUDIO_MS:
-        raise ValueError(f"max_audio_length_ms must be between 1 and {MAX_SENTENCE_AUDIO_MS}, got {max_audio_length_ms}")
+        raise InvalidSpeechRequest(
+            f"max_audio_length_ms must be between 1 and {MAX_SENTENCE_AUDIO_MS}, got {max_audio_length_ms}"
+        )
     if not 0 <= pause_ms <= MAX_PAUSE_MS:
-        raise ValueError(f"pause_ms must be between 0 and {MAX_PAUSE_MS}, got {pause_ms}")
+        raise InvalidSpeechRequest(f"pause_ms must be between 0 and {MAX_PAUSE_MS}, got {pause_ms}")
 
 
 _ENGINE: SpeechEngine | None = None

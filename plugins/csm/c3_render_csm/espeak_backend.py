@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BackendUnavailable
+from .errors import BackendUnavailable, SynthesisFailed
 from .voices import VoicePreset, temperature_ratio
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -125,7 +125,7 @@ class EspeakBackend:
             status = lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             pieces, library.collected = library.collected, []
         if status != 0:
-            raise RuntimeError(f"espeak-ng failed to synthesise (error {status})")
+            raise SynthesisFailed(f"espeak-ng failed to synthesise (error {status})")
         if not pieces:
             return np.zeros(0, dtype=np.float32)
         return (np.concatenate(pieces).astype(np.float32) / _SAMPLE_SCALE).astype(np.float32)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from .errors import InvalidSpeechRequest
+
 DEFAULT_TEMPERATURE = 0.9
 MIN_TEMPERATURE = 0.0
 MAX_TEMPERATURE = 2.0
@@ -59,10 +61,15 @@ PRESETS: dict[str, VoicePreset] = {
 
 
 def validate_temperature(temperature: float) -> float:
-    """Return `temperature` as float, or raise ValueError outside [0, 2]."""
-    value = float(temperature)
+    """Return `temperature` as float, or raise InvalidSpeechRequest outside [0, 2]."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise InvalidSpeechRequest(f"temperature must be a number, got {temperature!r}") from None
     if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, got {temperature}")
+        raise InvalidSpeechRequest(
+            f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, got {temperature}"
+        )
     return value
 
 
@@ -84,4 +91,4 @@ def resolve_voice(voice: str, sentences: list[str]) -> tuple[VoicePreset, str]:
         picked = NAMED_VOICES[digest[0] % len(NAMED_VOICES)]
         return PRESETS[picked], f"random -> {picked}"
     allowed = ", ".join(ACCEPTED_VOICES)
-    raise ValueError(f"unknown voice {voice!r}: choose one of {allowed}")
+    raise InvalidSpeechRequest(f"unknown voice {voice!r}: choose one of {allowed}")

@@ -24,7 +24,7 @@ WARP_HALF_WIDTH_IN_MOUTHS = 1.6
 WARP_ABOVE = 0.20
 WARP_BELOW = 0.40
 #: Colour of the inside of the mouth (RGB) and how strongly it covers the gap.
-CAVITY_RGB = np.array([55, 20, 24], dtype=np.float32)
+CAVITY_RGB = np.array([42, 12, 14], dtype=np.float32)
 CAVITY_OPACITY = 0.9
 #: Where the closed lid's edge stops, in eye half-heights below the eye centre.
 LOWER_LID_BELOW_CENTRE = 0.6

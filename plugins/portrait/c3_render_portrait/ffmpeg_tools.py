@@ -10,6 +10,9 @@ import imageio_ffmpeg
 
 #: At most this many bytes of ffmpeg's stderr are kept for error messages.
 STDERR_TAIL_BYTES = 4096
+#: Input options that stop ffmpeg from following URLs found inside a media file
+#: (an uploaded playlist must not make the worker fetch anything).
+LOCAL_FILE_ONLY = ("-protocol_whitelist", "file")
 
 
 @functools.cache

@@ -40,11 +40,14 @@ def load_portrait_frame(image_path: Path) -> np.ndarray:
 def fit_frame_size(width: int, height: int) -> tuple[int, int]:
     """Largest even (width, height) within 1280x720 keeping the aspect ratio; never upscales."""
     scale = min(1.0, MAX_FRAME_WIDTH / width, MAX_FRAME_HEIGHT / height)
-    return _even(width * scale), _even(height * scale)
+    return _nearest_even(width * scale, min(width, MAX_FRAME_WIDTH)), _nearest_even(
+        height * scale, min(height, MAX_FRAME_HEIGHT)
+    )
 
 
-def _even(length: float) -> int:
-    return max(2, int(length) // 2 * 2)
+def _nearest_even(length: float, limit: int) -> int:
+    """``length`` rounded to an even number of pixels, at least 2 and at most ``limit``."""
+    return max(2, min(int(length / 2 + 0.5) * 2, limit // 2 * 2))
 
 
 def _open_checked(image_path: Path) -> Image.Image:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Aborted, BadAudio
-from .ffmpeg_tools import ffmpeg_executable, kill_process, last_error_line, read_stderr_tail
+from .ffmpeg_tools import LOCAL_FILE_ONLY, ffmpeg_executable, kill_process, last_error_line, read_stderr_tail
 
 #: Analysis sample rate (Hz); plenty for the loudness of speech.
 ANALYSIS_SAMPLE_RATE = 16_000
@@ -115,7 +115,7 @@ def _decode_frame_energy(audio_path: Path, fps: int, should_stop: Callable[[], b
     """Stream PCM from ffmpeg into per-frame energy; returns it and the total sample count."""
     command = [
         ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-i", str(audio_path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        *LOCAL_FILE_ONLY, "-i", str(audio_path.absolute()), "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-ac", "1", "-ar", str(ANALYSIS_SAMPLE_RATE), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1",
     ]  # fmt: skip
     energy = _FrameEnergy(fps)

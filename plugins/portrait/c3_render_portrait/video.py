@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Aborted, EncoderFailed
-from .ffmpeg_tools import ffmpeg_executable, kill_process, last_error_line, read_stderr_tail
+from .ffmpeg_tools import LOCAL_FILE_ONLY, ffmpeg_executable, kill_process, last_error_line, read_stderr_tail
 
 #: x264 speed/quality trade-off and constant quality (lower = better, bigger).
 X264_PRESET = "veryfast"
@@ -42,14 +42,20 @@ class VideoEncoder:
         command = [
             ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0",
-            "-i", str(audio_path),
+            *LOCAL_FILE_ONLY, "-i", str(audio_path.absolute()),
             "-map", "0:v:0", "-map", "1:a:0",
             "-vf", VIDEO_FILTER,
             "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
             "-c:a", "aac", "-b:a", AUDIO_BITRATE,
-            "-t", f"{duration_seconds:.6f}", "-movflags", "+faststart", "-f", "mp4", str(output_path),
+            "-t", f"{duration_seconds:.6f}", "-movflags", "+faststart", "-f", "mp4", str(output_path.absolute()),
         ]  # fmt: skip
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        try:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr
+            )
+        except OSError:
+            self._stderr.close()
+            raise
 
     def write(self, frame: np.ndarray) -> None:
         """Send one contiguous (height, width, 3) uint8 RGB frame."""

@@ -5,6 +5,7 @@ Images are drawn here with Pillow, except the astronaut photo that scikit-image 
 
 import json
 import socket
+from concurrent.futures import ThreadPoolExecutor
 import struct
 import zlib
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageDraw, ImageFile, ImageFilter, ImageFont, TiffImagePlugin
 
+from c3_render_analyze import ocr as ocr_module
 from c3_render_analyze.colours import colour_name
 from c3_render_analyze.engine import Aborted, BadImage, EngineSetupError, analyze_image
 from c3_render_analyze.report import aspect_ratio
@@ -54,6 +56,14 @@ def png_bytes(width: int, height: int) -> bytes:
     )
 
 
+def assert_box_matches(box: dict, expected: tuple[int, int, int, int]) -> None:
+    """The box's centre lies inside `expected` (x, y, w, h) and its size is similar."""
+    x, y, w, h = expected
+    centre_x, centre_y = box["x"] + box["w"] / 2, box["y"] + box["h"] / 2
+    assert x <= centre_x <= x + w and y <= centre_y <= y + h, (box, expected)
+    assert 0.7 * w <= box["w"] <= 1.5 * w and 0.7 * h <= box["h"] <= 1.8 * h, (box, expected)
+
+
 @pytest.fixture
 def no_pixel_decoding(monkeypatch):
     """Fail the test if any image's pixel data is decoded."""
@@ -85,11 +95,15 @@ def astronaut() -> np.ndarray:
 # ---------------------------------------------------------------- OCR + colours
 
 
-def test_printed_text_and_colours_are_reported(tmp_path, no_network):
+def test_printed_text_and_colours_are_reported(tmp_path, no_network, monkeypatch):
+    monkeypatch.setattr(ocr_module, "_engines", {})  # build the OCR engine offline, here
     image = Image.new("RGB", (900, 360), DEEP_BLUE)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 240, 900, 360), fill=WHITE)
-    draw.text((50, 70), "HELLO WORLD", font=ImageFont.load_default(size=80), fill=WHITE)
+    font = ImageFont.load_default(size=80)
+    draw.text((50, 70), "HELLO WORLD", font=font, fill=WHITE)
+    left, top, right, bottom = draw.textbbox((50, 70), "HELLO WORLD", font=font)
+    text_box = (left, top, right - left, bottom - top)
     path = save(image, tmp_path / "sign.png")
 
     analysis = analyze_image(path, faces=False)
@@ -97,8 +111,7 @@ def test_printed_text_and_colours_are_reported(tmp_path, no_network):
     lines = analysis.facts["text"]["lines"]
     assert [line["text"] for line in lines] == ["HELLO WORLD"]
     assert lines[0]["confidence"] >= 0.8
-    box = lines[0]["box"]
-    assert 20 <= box["x"] <= 80 and 40 <= box["y"] <= 110 and box["w"] > 400
+    assert_box_matches(lines[0]["box"], text_box)
     summary = analysis.text.splitlines()[0]
     assert 'text reading "HELLO WORLD"' in summary
     assert "mostly blue and white" in summary
@@ -106,6 +119,22 @@ def test_printed_text_and_colours_are_reported(tmp_path, no_network):
     names = [colour["name"] for colour in analysis.facts["colours"]]
     assert names[:2] == ["blue", "white"]
     json.dumps(analysis.facts)
+
+
+def test_text_box_is_in_original_pixels_after_downscaling(tmp_path, monkeypatch):
+    monkeypatch.setattr(ocr_module, "WORK_MAX_SIDE", 450)  # read at half size
+    image = Image.new("RGB", (900, 300), WHITE)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=100)
+    draw.text((400, 120), "OPEN", font=font, fill=(0, 0, 0))
+    left, top, right, bottom = draw.textbbox((400, 120), "OPEN", font=font)
+    path = save(image, tmp_path / "wide.png")
+
+    lines = analyze_image(path, faces=False).facts["text"]["lines"]
+
+    assert [line["text"] for line in lines] == ["OPEN"]
+    box = lines[0]["box"]
+    assert_box_matches(box, (left, top, right - left, bottom - top))
 
 
 def test_ocr_reports_no_text_on_a_plain_image(tmp_path):
@@ -135,14 +164,24 @@ def test_astronaut_has_one_face(tmp_path, astronaut):
 
 
 def test_face_box_is_in_original_pixels_after_downscaling(tmp_path, astronaut):
-    big = Image.fromarray(astronaut).resize((2048, 2048), Image.Resampling.BILINEAR)
+    # Big enough for a reduced-size JPEG decode and a further downscale for detection.
+    big = Image.fromarray(astronaut).resize((2560, 2560), Image.Resampling.BILINEAR)
     path = save(big, tmp_path / "astronaut-big.jpg", quality=90)
 
     box = analyze_image(path, ocr=False).facts["faces"]["boxes"][0]
 
-    # Four times the coordinates found in the 512x512 original.
-    assert 600 <= box["x"] <= 800 and 160 <= box["y"] <= 360
-    assert 280 <= box["w"] <= 520
+    # Five times the coordinates found in the 512x512 original (177, 66, 95, 95).
+    assert 750 <= box["x"] <= 1000 and 200 <= box["y"] <= 450
+    assert 350 <= box["w"] <= 650
+
+
+def test_face_detection_from_several_threads(tmp_path, astronaut):
+    path = save(Image.fromarray(astronaut), tmp_path / "astronaut.png")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        counts = list(pool.map(lambda _: analyze_image(path, ocr=False).facts["faces"]["count"], range(3)))
+
+    assert counts == [1, 1, 1]
 
 
 def test_face_cascade_location_comes_from_the_environment(tmp_path, monkeypatch, astronaut):
@@ -192,6 +231,9 @@ def exif_with_camera_and_gps(orientation: int = 1) -> Image.Exif:
 def test_exif_camera_is_reported_and_gps_coordinates_never(tmp_path):
     image = Image.new("RGB", (640, 480), (90, 140, 60))
     path = save(image, tmp_path / "photo.jpg", exif=exif_with_camera_and_gps())
+    with Image.open(path) as written:  # the file really holds the coordinates
+        latitude = written.getexif().get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude]
+    assert float(latitude[2]) == pytest.approx(41.987)
 
     analysis = report_only(path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -50,6 +51,7 @@ def test_two_sentences_give_a_plausible_mp3(piper_engine, tmp_path):
     assert (result.engine, result.sample_rate, result.sentences, result.truncated) == ("piper", RATE, 2, [])
     assert result.fallback_reason is None
     assert "joe" in result.voice_used
+    assert json.loads(json.dumps(result.metadata()))["engine"] == "piper"
 
 
 def test_pause_adds_its_length_between_sentences(piper_engine, tmp_path):
@@ -148,8 +150,9 @@ def test_no_engine_at_all_is_a_clear_error(tmp_path):
     ],
 )
 def test_unusable_sentences_are_rejected(espeak_engine, tmp_path, sentences, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(tts.InvalidSpeechRequest, match=message) as raised:
         espeak_engine.synthesize(sentences, tmp_path / "x.mp3")
+    assert isinstance(raised.value, ValueError) and isinstance(raised.value, tts.SpeechError)
     assert not (tmp_path / "x.mp3").exists()
 
 
@@ -160,6 +163,7 @@ def test_unusable_sentences_are_rejected(espeak_engine, tmp_path, sentences, mes
         ({"temperature": 2.5}, "temperature"),
         ({"max_audio_length_ms": 0}, "max_audio_length_ms"),
         ({"pause_ms": -1}, "pause_ms"),
+        ({"temperature": "hot"}, "temperature must be a number"),
     ],
 )
 def test_bad_options_are_rejected(espeak_engine, tmp_path, options, message):

@@ -169,7 +169,13 @@ def test_exif_orientation_is_applied(tmp_path):
 
 @pytest.mark.parametrize(
     ("width", "height", "fitted"),
-    [(3000, 2000, (1080, 720)), (1920, 1080, (1280, 720)), (513, 511, (512, 510)), (400, 900, (320, 720))],
+    [
+        (3000, 2000, (1080, 720)),
+        (1920, 1080, (1280, 720)),
+        (513, 511, (512, 510)),
+        (400, 900, (320, 720)),
+        (1365, 2048, (480, 720)),
+    ],
 )
 def test_frame_size_fits_the_box_with_even_sides(width, height, fitted):
     assert fit_frame_size(width, height) == fitted

@@ -7,13 +7,14 @@ can drive every outcome of the job lifecycle.
 
 import time
 
-from render_core.plugin import (FileOutput, JobError, Number, Schema, String, Task, TextOutput, Url,
+from render_core.plugin import (Boolean, FileOutput, JobError, Number, Schema, String, Task, TextOutput, Url,
                                 hookimpl)
 
 SCHEMA = Schema({
     "message": String(required=True, min_length=1, max_length=1000),
     "seconds": Number(default=0, minimum=0, maximum=600, description="Work this long (s), checking for cancel."),
     "fail": String(description="Fail with this message."),
+    "ignore_cancel": Boolean(default=False, description="Work without checking the context (time limit test)."),
     "input_url": Url(description="Download this URL and append its size in bytes."),
 })
 
@@ -26,7 +27,8 @@ def run(ctx, params):
     with ctx.stage("inference"):
         end = time.monotonic() + params["seconds"]
         while time.monotonic() < end:
-            ctx.check()
+            if not params["ignore_cancel"]:
+                ctx.check()
             ctx.progress(1 - (end - time.monotonic()) / max(params["seconds"], 1e-9), "working")
             time.sleep(0.05)
     if params["fail"]:

@@ -1,0 +1,41 @@
+"""Webhook retries and the recorded delivery outcome (WEBHOOK_ATTEMPTS=3 in the test stack)."""
+
+import requests
+
+from conftest import wait_terminal
+from support.servers import WebhookReceiver, wait_for
+
+
+def _webhook(api, job_id):
+    return requests.get(f"{api}/status/{job_id}", timeout=5).json().get("webhook", {})
+
+
+def test_receiver_errors_are_retried_until_delivered(api):
+    with WebhookReceiver(codes=[500, 503]) as receiver:
+        job_id = requests.post(f"{api}/echo", json={"message": "retry", "notify_url": f"{receiver.url}/h"},
+                               timeout=5).json()["id"]
+        wait_for(lambda: _webhook(api, job_id).get("status") == "delivered", timeout=20, message="delivery")
+        calls = receiver.posts("/h")
+        assert len(calls) == 3
+        assert all(call["body"] == {"id": job_id, "status": "success", "text": "retry"} for call in calls)
+        gaps = [later["at"] - earlier["at"] for earlier, later in zip(calls, calls[1:])]
+        assert min(gaps) >= 0.25  # WEBHOOK_INTERVAL=0.3 s apart
+        assert _webhook(api, job_id)["attempts"] == 3
+
+
+def test_failing_receiver_never_changes_the_job(api):
+    with WebhookReceiver(codes=[500] * 10) as receiver:
+        job_id = requests.post(f"{api}/echo", json={"message": "x", "notify_url": f"{receiver.url}/down"},
+                               timeout=5).json()["id"]
+        wait_for(lambda: _webhook(api, job_id).get("status") == "failed", timeout=20, message="give-up")
+        webhook = _webhook(api, job_id)
+        assert webhook["attempts"] == 3 and "HTTP 500" in webhook["error"]
+        assert len(receiver.posts("/down")) == 3
+    assert wait_terminal(api, job_id)["status"] == "success"
+
+
+def test_unreachable_receiver_is_recorded(api):
+    job_id = requests.post(f"{api}/echo", json={"message": "x", "notify_url": "http://127.0.0.1:9/none"},
+                           timeout=5).json()["id"]
+    wait_for(lambda: _webhook(api, job_id).get("status") == "failed", timeout=20, message="give-up")
+    assert "failed" in _webhook(api, job_id)["error"]
