@@ -60,8 +60,10 @@ def print_machine(settings: stt.EngineSettings) -> None:
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
     print("packages: " + ", ".join(f"{name}=={metadata.version(name)}" for name in PACKAGES))
     model_bytes = sum(f.stat().st_size for f in settings.model.path.iterdir() if f.is_file())
-    print(f"model: {settings.model.name} at {settings.model.path} ({model_bytes / 1e6:.1f} MB), "
-          f"compute {stt.COMPUTE_TYPE}, cpu_threads={settings.cpu_threads}, num_workers={settings.num_workers}")
+    print(
+        f"model: {settings.model.name} at {settings.model.path} ({model_bytes / 1e6:.1f} MB), "
+        f"compute {stt.COMPUTE_TYPE}, cpu_threads={settings.cpu_threads}, num_workers={settings.num_workers}"
+    )
 
 
 def timed(function, *args, **kwargs):
@@ -87,8 +89,10 @@ def main() -> None:
             transcript, seconds = min(runs, key=lambda run: run[1])
             rtf = seconds / transcript.duration_seconds
             wer = helpers.word_error_rate(PASSAGE, transcript.text)
-            print(f"beam_size={beam_size}: load {load_seconds:.2f} s, transcribe {seconds:.2f} s (best of {RUNS}), "
-                  f"RTF {rtf:.3f} ({1 / rtf:.1f}x real time), WER {wer:.1%}, {transcript.segment_count} segments")
+            print(
+                f"beam_size={beam_size}: load {load_seconds:.2f} s, transcribe {seconds:.2f} s (best of {RUNS}), "
+                f"RTF {rtf:.3f} ({1 / rtf:.1f}x real time), WER {wer:.1%}, {transcript.segment_count} segments"
+            )
         print_concurrency(engine, mp3)
         print(f"last transcript: {transcript.text}")
 
@@ -101,8 +105,10 @@ def print_concurrency(engine: stt.TranscriptionEngine, path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    print(f"two concurrent jobs (beam_size={engine.settings.beam_size}): both done in "
-          f"{time.perf_counter() - started:.2f} s wall")
+    print(
+        f"two concurrent jobs (beam_size={engine.settings.beam_size}): both done in "
+        f"{time.perf_counter() - started:.2f} s wall"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 from .settings import Settings, SettingsError
 
@@ -21,9 +22,19 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
+def _use_multiprocess_metrics(role: str) -> None:
+    """Point PROMETHEUS_MULTIPROC_DIR at a clean directory before any process imports prometheus_client."""
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                          os.path.join(tempfile.gettempdir(), f"c3-render-{role}-metrics-{os.getpid()}"))
+    from .metrics_export import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir()
+
+
 def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
     """Serve the API with gunicorn (extra arguments go to gunicorn)."""
     _settings_or_exit()
+    _use_multiprocess_metrics("api")
     argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
             "--timeout", "60", "--graceful-timeout", "30", "--access-logfile", "-", *extra, API_APP]
     os.execv(sys.executable, argv)
@@ -35,7 +46,14 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
     settings = _settings_or_exit()
     os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_idle_poll_ms))
     os.environ.setdefault("dramatiq_queue_prefetch", "1")
+    os.environ["WORKER_THREADS"] = str(args.threads)
+    _use_multiprocess_metrics("worker")
     from dramatiq.cli import main as dramatiq_main, make_argument_parser
+
+    from .metrics_export import serve_metrics
+
+    if args.metrics_port:
+        serve_metrics(args.metrics_port, args.metrics_bind)
 
     argv = [WORKER_MODULE, "--processes", str(args.processes), "--threads", str(args.threads), *extra]
     return dramatiq_main(make_argument_parser().parse_args(argv))
@@ -72,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run job workers (dramatiq flags pass through)")
     worker.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")))
     worker.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
+    worker.add_argument("--metrics-port", type=int, default=int(os.environ.get("METRICS_PORT", "9300")),
+                        help="port of this worker's /metrics (0 = off)")
+    worker.add_argument("--metrics-bind", default=os.environ.get("METRICS_BIND", "0.0.0.0"))
     worker.set_defaults(func=cmd_worker)
     dev = commands.add_parser("dev", help="everything on this machine, in the foreground")
     dev.add_argument("--data-dir", default=os.environ.get("C3_DEV_DIR", ".c3-render"))

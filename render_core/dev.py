@@ -63,17 +63,37 @@ def _wait_ready(url: str, children: list[subprocess.Popen]) -> None:
     raise RuntimeError(f"the API did not become ready at {url} within {READY_TIMEOUT:.0f} s")
 
 
-def _banner(api: str, samples: str) -> str:
+def _speech_sample(api: str) -> str | None:
+    """Make a speech sample through the running API (csm); its presigned URL, or None."""
+    try:
+        job = requests.post(f"{api}/csm", json={"text": "Hello from C3 Render. This is a sample."}, timeout=10)
+        job_id = job.json()["id"]
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            status = requests.get(f"{api}/status/{job_id}", timeout=5).json()["status"]
+            if status == "success":
+                return requests.get(f"{api}/result/{job_id}", timeout=5).json()["result_url"]
+            if status not in ("queued", "running"):
+                return None
+            time.sleep(0.5)
+    except (requests.RequestException, KeyError, ValueError):
+        pass
+    return None
+
+
+def _banner(api: str, samples: str, speech: str | None, metrics_port: int) -> str:
+    speech = speech or f"{samples}/speech.mp3"
     return f"""
 C3 Render is running.
   API        {api}   (OpenAPI: {api}/openapi.json, metrics: {api}/metrics)
+  worker     http://127.0.0.1:{metrics_port}/metrics
   samples    {samples}/   (sample inputs served for the examples)
 
 Try:
   curl -s -X POST {api}/analyze -d '{{"image_url": "{samples}/sample.png"}}'
   curl -s -X POST {api}/csm -d '{{"text": "Hello from C3 Render."}}'
-  curl -s -X POST {api}/whisper -d '{{"audio_url": "{samples}/speech.wav"}}'
-  curl -s -X POST {api}/portrait -d '{{"image_url": "{samples}/portrait.png", "audio_url": "{samples}/speech.wav"}}'
+  curl -s -X POST {api}/whisper -d '{{"audio_url": "{speech}"}}'
+  curl -s -X POST {api}/portrait -d '{{"image_url": "{samples}/portrait.png", "audio_url": "{speech}"}}'
 then:
   curl -s {api}/status/<id>
   curl -s {api}/result/<id>
@@ -96,15 +116,18 @@ def run_dev(data_dir: str, port: int = 5000) -> int:
         redis_server.start()
         s3_server.start()
         samples_server, samples_url = _serve_samples(write_samples(root / "samples"))
+        metrics_port = free_port()
         env = {**os.environ, "REDIS_URL": redis_server.url, "MINIO_ENDPOINT": s3_server.endpoint,
                "MINIO_ACCESS_KEY": ACCESS_KEY, "MINIO_SECRET_KEY": _secret(root), "MINIO_BUCKET": BUCKET,
-               "MINIO_SECURE": "false", "OUTPUT_DIR": str(root / "output"), "C3_ALLOW_LOOPBACK_URLS": "true"}
+               "MINIO_SECURE": "false", "OUTPUT_DIR": str(root / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
+               "METRICS_PORT": str(metrics_port)}
         cli = [sys.executable, "-m", "render_core.cli"]
         children.append(subprocess.Popen([*cli, "api", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env=env))
         children.append(subprocess.Popen([*cli, "worker", "--processes", "1", "--threads", "2"], env=env))
         api = f"http://127.0.0.1:{port}"
         _wait_ready(f"{api}/readyz", children)
-        print(_banner(api, samples_url), flush=True)
+        print("making a speech sample with the csm task ...", flush=True)
+        print(_banner(api, samples_url, _speech_sample(api), metrics_port), flush=True)
         while not stop.is_set():
             if any(child.poll() is not None for child in children):
                 print("c3-render dev: a process exited; stopping", file=sys.stderr)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import redis
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -41,6 +41,12 @@ def scrape_registry(extra_collectors=()) -> CollectorRegistry:
     for collector in extra_collectors:
         registry.register(collector)
     return registry
+
+
+def serve_metrics(port: int, address: str = "0.0.0.0") -> None:
+    """Serve ``/metrics`` of every process in PROMETHEUS_MULTIPROC_DIR from a daemon thread."""
+    start_http_server(port, addr=address, registry=scrape_registry())
+    log.info("worker metrics on http://%s:%d/metrics", address, port)
 
 
 class _ProcessMetrics:

@@ -8,14 +8,21 @@ misconfigured worker stops at start with a clear message.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 
 import dramatiq
 
+from . import metrics
 from .registry import load_registry
 from .runtime import Runtime
 from .settings import Settings
 
 log = logging.getLogger("c3_render.worker")
+
+#: Seconds between heartbeat updates.
+HEARTBEAT_INTERVAL = 5.0
 
 
 def build_worker_runtime() -> Runtime:
@@ -28,6 +35,19 @@ def build_worker_runtime() -> Runtime:
     return runtime
 
 
+def start_heartbeat(interval: float = HEARTBEAT_INTERVAL) -> None:
+    """Publish this process's thread count and a heartbeat timestamp every ``interval`` seconds."""
+    metrics.worker_threads.set(int(os.environ.get("WORKER_THREADS", "8")))
+
+    def beat():
+        while True:
+            metrics.worker_heartbeat.set(time.time())
+            time.sleep(interval)
+
+    threading.Thread(target=beat, name="c3-heartbeat", daemon=True).start()
+
+
 runtime = build_worker_runtime()
+start_heartbeat()
 broker = runtime.broker
 dramatiq.set_broker(broker)

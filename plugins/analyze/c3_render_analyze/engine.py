@@ -10,14 +10,12 @@ from . import faces as face_detection
 from . import ocr as text_reading
 from .errors import Aborted, AnalyzeError, BadImage, EngineSetupError
 from .exif import exif_highlights
-from .loading import decode_upright, flatten_on_white, open_header
-from .report import header_facts, pixel_facts
+from .loading import DecodedImage, decode_upright, flatten_on_white, open_header
+from .report import TONE_MAX_SIDE, header_facts, pixel_facts
 from .settings import max_megapixels, ocr_min_confidence
 from .summary import report_text
 
 __all__ = ["Aborted", "AnalyzeError", "Analysis", "BadImage", "EngineSetupError", "analyze_image"]
-
-_REPORT_ONLY_MAX_SIDE = 1024  # pixels decoded at least (JPEG) when neither faces nor OCR run
 
 
 @dataclass(frozen=True)
@@ -47,23 +45,19 @@ def analyze_image(
     with open_header(Path(path), limit) as image:
         facts = header_facts(image)
         _check_stop(should_stop, "before decoding the image")
-        work_side = text_reading.WORK_MAX_SIDE if ocr else (
-            face_detection.WORK_MAX_SIDE if faces else _REPORT_ONLY_MAX_SIDE
-        )
-        decoded = decode_upright(image, work_side)
+        decoded = decode_upright(image, _working_side(ocr=ocr, faces=faces))
         facts["exif"] = exif_highlights(image)
     upright = decoded.pixels
-    facts["upright_size"] = {
-        "width": round(upright.width * decoded.scale),
-        "height": round(upright.height * decoded.scale),
-    }
+    width, height = decoded.upright_size
+    facts["upright_size"] = {"width": width, "height": height}
     _check_stop(should_stop, "before measuring colours and sharpness")
     facts.update(pixel_facts(upright))
     flat = flatten_on_white(upright) if faces or ocr else None
     facts["faces"] = None
     if faces:
         _check_stop(should_stop, "before face detection")
-        boxes = [_scaled(box, decoded.scale) for box in face_detection.detect_faces(flat)]
+        found = face_detection.detect_faces(flat)
+        boxes = [_scaled(box, decoded.scale, decoded.upright_size) for box in found]
         facts["faces"] = {
             "detector": face_detection.DETECTOR_NAME,
             "count": len(boxes),
@@ -72,29 +66,49 @@ def analyze_image(
     facts["text"] = None
     if ocr:
         _check_stop(should_stop, "before text recognition")
-        facts["text"] = _text_facts(text_reading.read_text(flat), decoded.scale, min_confidence)
+        lines = text_reading.read_text(flat)
+        facts["text"] = _text_facts(lines, decoded, min_confidence)
     _check_stop(should_stop, "before writing the report")
     return Analysis(facts=facts, text=report_text(facts))
 
 
-def _text_facts(lines: list, scale: float, min_confidence: float) -> dict[str, Any]:
+def _working_side(*, ocr: bool, faces: bool) -> int:
+    """Longest side, in pixels, of the decoded copy that the requested stages need."""
+    sides = [TONE_MAX_SIDE]
+    if faces:
+        sides.append(face_detection.WORK_MAX_SIDE)
+    if ocr:
+        sides.append(text_reading.WORK_MAX_SIDE)
+    return max(sides)
+
+
+def _text_facts(
+    lines: list[text_reading.TextLine], decoded: DecodedImage, min_confidence: float
+) -> dict[str, Any]:
     kept = [line for line in lines if line.confidence >= min_confidence]
+    scale, size = decoded.scale, decoded.upright_size
     return {
         "reader": text_reading.READER_NAME,
         "min_confidence": min_confidence,
         "lines": [
-            {"text": line.text, "confidence": line.confidence, "box": _scaled(line.box, scale)}
+            {
+                "text": line.text,
+                "confidence": line.confidence,
+                "box": _scaled(line.box, scale, size),
+            }
             for line in kept
         ],
         "low_confidence_lines": len(lines) - len(kept),
     }
 
 
-def _scaled(box: dict[str, int], scale: float) -> dict[str, int]:
-    """A box in decoded pixels converted to original pixels."""
-    if scale == 1.0:
-        return dict(box)
-    return {key: round(value * scale) for key, value in box.items()}
+def _scaled(box: dict[str, int], scale: float, size: tuple[int, int]) -> dict[str, int]:
+    """A box {x, y, w, h} in decoded pixels converted to original pixels, kept
+    inside the upright image of `size` (width, height)."""
+    left, top = min(round(box["x"] * scale), size[0]), min(round(box["y"] * scale), size[1])
+    right = min(round((box["x"] + box["w"]) * scale), size[0])
+    bottom = min(round((box["y"] + box["h"]) * scale), size[1])
+    return {"x": left, "y": top, "w": right - left, "h": bottom - top}
 
 
 def _check_stop(should_stop: Callable[[], bool], stage: str) -> None:

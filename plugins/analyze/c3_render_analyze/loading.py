@@ -42,20 +42,22 @@ def open_header(path: Path, max_megapixels: float) -> Image.Image:
 
 @dataclass
 class DecodedImage:
-    """The first frame, upright (EXIF orientation applied), in mode RGB or RGBA.
+    """The first frame, upright (EXIF orientation applied), in mode RGB or RGBA, at
+    most `max_side` pixels on its longer side.
 
-    `scale` is how many original pixels one decoded pixel spans (>= 1 when a JPEG
-    was decoded at reduced size); multiply decoded coordinates by it.
+    `scale` is how many original pixels one decoded pixel spans (>= 1); multiply
+    decoded coordinates by it. `upright_size` is (width, height) in original pixels.
     """
 
     pixels: Image.Image
     scale: float
+    upright_size: tuple[int, int]
 
 
 def decode_upright(image: Image.Image, max_side: int) -> DecodedImage:
-    """Decode the first frame of an opened image; JPEGs may decode at reduced size
-    (never below `max_side` pixels on the longer side)."""
-    original_width = image.size[0]
+    """Decode the first frame of an opened image and scale it to at most `max_side`
+    pixels on the longer side (large JPEGs are decoded at reduced size directly)."""
+    original_width, original_height = image.size
     try:
         image.seek(0)
         if image.format == "JPEG" and max(image.size) > 2 * max_side:
@@ -66,9 +68,18 @@ def decode_upright(image: Image.Image, max_side: int) -> DecodedImage:
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         kind = image.format or "image"
         raise BadImage(f"the {kind} file is damaged or truncated ({error})") from None
-    scale = original_width / image.size[0]
     upright = _apply_orientation(image)
-    return DecodedImage(pixels=to_8bit_rgb_or_rgba(upright), scale=scale)
+    turned = upright.size != image.size
+    upright_size = (
+        (original_height, original_width) if turned else (original_width, original_height)
+    )
+    pixels = to_8bit_rgb_or_rgba(upright)
+    if max(pixels.size) > max_side:
+        shrink = max_side / max(pixels.size)
+        size = (max(1, round(pixels.width * shrink)), max(1, round(pixels.height * shrink)))
+        pixels = pixels.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    scale = upright_size[0] / pixels.size[0]
+    return DecodedImage(pixels=pixels, scale=scale, upright_size=upright_size)
 
 
 def has_alpha(image: Image.Image) -> bool:

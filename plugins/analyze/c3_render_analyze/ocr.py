@@ -73,7 +73,7 @@ def read_text(image: Image.Image) -> list[TextLine]:
     if result.txts is None or result.boxes is None:
         return []
     lines = []
-    for text, score, polygon in zip(result.txts, result.scores, result.boxes):
+    for text, score, polygon in zip(result.txts, result.scores, result.boxes, strict=False):
         cleaned = " ".join(str(text).split())
         if cleaned:
             box = _bounding_box(polygon, scale, image.size)

@@ -50,7 +50,8 @@ def _subject(facts: dict[str, Any]) -> str:
 def _descriptors(facts: dict[str, Any]) -> list[str]:
     if facts.get("brightness") is None:
         return ["fully transparent"]
-    words = [{"medium": "medium brightness"}.get(facts["brightness"]["word"], facts["brightness"]["word"])]
+    brightness = facts["brightness"]["word"]
+    words = ["medium brightness" if brightness == "medium" else brightness]
     sharpness = facts["sharpness"]["word"]
     if sharpness in ("blurry", "uniform"):
         words.append({"uniform": "plain (one flat tone)"}.get(sharpness, sharpness))
@@ -73,7 +74,8 @@ def _findings(facts: dict[str, Any]) -> tuple[list[str], str]:
             missing.append("faces")
     if text is not None:
         if text["lines"]:
-            found.append(f'text reading "{_shorten(" ".join(l["text"] for l in text["lines"]))}"')
+            joined = " ".join(line["text"] for line in text["lines"])
+            found.append(f'text reading "{_shorten(joined)}"')
         else:
             missing.append("readable text")
     nothing_found = f"no {' or '.join(missing)} found" if missing else ""

@@ -37,9 +37,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -214,10 +215,9 @@ def decode_audio(
     if samples.size > max_seconds * SAMPLE_RATE_HZ:
         raise BadAudio(f"the audio is longer than {max_seconds:g} s, the most this node transcribes; split it")
     notes = ()
-    if _error_lines(stderr):
+    if damage := _error_lines(stderr):
         notes = (
-            "parts of the audio are damaged and were skipped "
-            f"({summarise_ffmpeg_error(stderr)}); the transcript covers the rest",
+            f"parts of the audio are damaged and were skipped (ffmpeg: {damage[0][:80]}); the transcript covers the rest",
         )
     return DecodedAudio(samples=samples, notes=notes)
 
@@ -249,9 +249,11 @@ def _read_all(process: subprocess.Popen, should_stop: Callable[[], bool]) -> byt
 _KNOWN_FFMPEG_FAILURES = (
     ("matches no streams", "the file has no audio track"),
     ("does not contain any stream", "the file has no audio track"),
-    ("moov atom not found", "the MP4/MOV file is incomplete (cut off before its index was written); upload the whole file"),
+    ("moov atom not found",
+     "the MP4/MOV file is incomplete (cut off before its index was written); upload the whole file"),
     ("End of file", "the file ended before any audio could be read: it is truncated, corrupt, or not audio"),
-    ("Invalid data found when processing input", "the file is not audio or video in a format that can be read (corrupt, truncated, or not media at all)"),
+    ("Invalid data found when processing input",
+     "the file is not audio or video in a format that can be read (corrupt, truncated, or not media at all)"),
     ("Protocol not on whitelist", "the file refers to other files or URLs instead of holding audio itself"),
 )  # fmt: skip
 
@@ -403,7 +405,8 @@ class TranscriptionEngine:
                 "or ask the operator to set C3_WHISPER_MULTILINGUAL_MODEL_DIR"
             )
         if language == "":
-            return model, [f"language auto-detection needs a multilingual model; transcribed as English with {model.name}"]
+            note = f"language auto-detection needs a multilingual model; transcribed as English with {model.name}"
+            return model, [note]
         return model, []
 
     def _require(self, model: LocalModel | None, variable: str) -> LocalModel:
@@ -424,7 +427,8 @@ class TranscriptionEngine:
                     supported_languages=frozenset(whisper.supported_languages),
                 )
                 self._models[model.path] = loaded
-                logger.info("loaded Whisper model %s from %s in %.2f s", model.name, model.path, time.monotonic() - started)
+                elapsed_seconds = time.monotonic() - started
+                logger.info("loaded Whisper model %s from %s in %.2f s", model.name, model.path, elapsed_seconds)
             return loaded
 
 

@@ -198,6 +198,13 @@ def test_file_that_is_not_an_image_is_refused(media, tmp_path):
     assert not out.exists()
 
 
+def test_tiny_image_is_refused(media, tmp_path):
+    Image.fromarray(data.astronaut()).resize((48, 48)).save(tmp_path / "tiny.png")
+    with pytest.raises(BadImage, match="too small"):
+        render_portrait(tmp_path / "tiny.png", media / "speech.wav", tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+
+
 @pytest.mark.parametrize(("width", "height"), [(20000, 20000), (8000, 6000)])
 def test_oversized_image_is_refused_before_decoding(media, tmp_path, monkeypatch, width, height):
     bomb = png_header_only(tmp_path / "bomb.png", width, height)

@@ -20,7 +20,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from c3_render_whisper import engine as stt
 
 ESPEAK_VOICE = "en-us"
@@ -236,7 +235,14 @@ def _bad_inputs(media) -> dict[str, tuple[Path, str]]:
 
 @pytest.mark.parametrize(
     "case",
-    ["text renamed .mp3", "zero-length", "random bytes", "truncated mp4", "truncated wav header", "video without audio"],
+    [
+        "text renamed .mp3",
+        "zero-length",
+        "random bytes",
+        "truncated mp4",
+        "truncated wav header",
+        "video without audio",
+    ],
 )
 def test_bad_audio_is_reported_in_plain_words(engine, media, case):
     path, expected = _bad_inputs(media)[case]
