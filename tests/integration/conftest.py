@@ -48,6 +48,7 @@ def stack_env(redis_server, s3_server, services_dir) -> dict:
         "MINIO_SECRET_KEY": SECRET_KEY, "MINIO_BUCKET": BUCKET, "MINIO_SECURE": "false",
         "OUTPUT_DIR": str(services_dir / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
         "WEBHOOK_INTERVAL": "0.3", "WEBHOOK_ATTEMPTS": "3", "WORKER_IDLE_POLL_MS": "100",
+        "MAX_DOWNLOAD_BYTES": str(3 * 1024 * 1024),
         "LOG_LEVEL": "INFO", "METRICS_PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": "",
     })
     return env

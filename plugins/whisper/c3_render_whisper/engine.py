@@ -188,8 +188,8 @@ def decode_audio(
 ) -> DecodedAudio:
     """Decode the first audio track of any file ffmpeg reads to 16 kHz mono float32.
 
-    Raises BadAudio (unreadable, no audio track, empty, longer than
-    ``max_seconds``), Aborted (``should_stop()`` turned True), FileNotFoundError.
+    Raises BadAudio (unreadable, damaged or truncated, no audio track, empty,
+    longer than ``max_seconds``), Aborted (``should_stop()`` turned True), FileNotFoundError.
     """
     audio_path = Path(audio_path)
     if not audio_path.is_file():
@@ -214,12 +214,10 @@ def decode_audio(
         raise BadAudio("the file's audio track holds no decodable sound")
     if samples.size > max_seconds * SAMPLE_RATE_HZ:
         raise BadAudio(f"the audio is longer than {max_seconds:g} s, the most this node transcribes; split it")
-    notes = ()
     if damage := _error_lines(stderr):
-        notes = (
-            f"parts of the audio are damaged and were skipped (ffmpeg: {damage[0][:80]}); the transcript covers the rest",
-        )
-    return DecodedAudio(samples=samples, notes=notes)
+        raise BadAudio(f"the audio file is damaged or truncated (ffmpeg: {damage[0][:80]}); "
+                       "send a complete, undamaged file")
+    return DecodedAudio(samples=samples)
 
 
 def _ffmpeg_decode_command(audio_path: Path, *, limit_seconds: float) -> list[str]:

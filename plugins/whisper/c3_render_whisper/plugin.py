@@ -23,7 +23,7 @@ def run(ctx, params):
         try:
             transcript = engine.get_engine().transcribe(
                 path, requested_model=params["model"], task=params["task"], language=params["language"],
-                should_stop=ctx.should_stop)
+                should_stop=ctx.should_stop, on_progress=lambda f: ctx.progress(0.1 + 0.85 * f, "transcribing"))
         except engine.Aborted:
             ctx.check()
             raise
