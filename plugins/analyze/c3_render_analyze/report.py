@@ -36,7 +36,7 @@ def header_facts(image: Image.Image) -> dict[str, Any]:
         "width": width,
         "height": height,
         "mode": image.mode,
-        "megapixels": round(width * height / 1_000_000, 2),
+        "megapixels": float(f"{width * height / 1_000_000:.3g}"),
         "aspect_ratio": aspect_ratio(width, height),
         "has_alpha": has_alpha(image),
         "animated": bool(getattr(image, "is_animated", False)) and frames > 1,

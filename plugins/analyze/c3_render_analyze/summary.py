@@ -5,6 +5,7 @@ from typing import Any
 from .colours import main_colour_names
 
 _SUMMARY_TEXT_CHARS = 60
+_ANIMATION_FORMATS = ("GIF", "PNG", "WEBP", "FLI")  # other multi-frame files are pages/shots
 
 
 def summary_line(facts: dict[str, Any]) -> str:
@@ -26,7 +27,7 @@ def report_text(facts: dict[str, Any]) -> str:
     """The full report: the summary line, then one line per group of facts."""
     lines = [summary_line(facts), _image_line(facts), _transparency_line(facts)]
     if facts["animated"]:
-        lines.append(f"Animation: {facts['frames']} frames (the first frame was analysed).")
+        lines.append(f"Frames: {facts['frames']} (the first frame was analysed).")
     lines += [_colours_line(facts), _tone_line(facts), _sharpness_line(facts), _exif_line(facts)]
     lines += _faces_lines(facts) + _text_lines(facts)
     if facts.get("faces") or facts.get("text"):
@@ -42,7 +43,8 @@ def _subject(facts: dict[str, Any]) -> str:
     size = f"{facts['width']}x{facts['height']}"
     exif = facts.get("exif") or {}
     if facts["animated"]:
-        return f"A {size} animated {facts['format']} with {facts['frames']} frames"
+        kind = "animated" if facts["format"] in _ANIMATION_FORMATS else "multi-frame"
+        return f"A {size} {kind} {facts['format']} with {facts['frames']} frames"
     noun = "photo" if exif.get("camera_make") or exif.get("camera_model") else "image"
     return f"A {size} {facts['format']} {noun}"
 
@@ -95,8 +97,12 @@ def _transparency_line(facts: dict[str, Any]) -> str:
     if not facts["has_alpha"]:
         return "Transparency: none."
     share = facts.get("transparent_percent")
-    detail = f", {share:g}% of pixels transparent" if share is not None else ""
-    return f"Transparency: yes{detail}."
+    if share is None:
+        return "Transparency: the image declares transparency."
+    return (
+        f"Transparency: the image has transparency; {share:g}% of pixels are "
+        "transparent (alpha under 50%)."
+    )
 
 
 def _colours_line(facts: dict[str, Any]) -> str:
