@@ -95,9 +95,8 @@ def main() -> None:
         print(f"{'mode':<22} {'median s':>9} {'min s':>7} {'max s':>7}")
         for name, options in MODES.items():
             warm = [time_call(path, options) for _ in range(args.runs)]
-            print(
-                f"{name:<22} {statistics.median(warm):9.3f} {min(warm):7.3f} {max(warm):7.3f}"
-            )
+            print(f"{name:<22} {statistics.median(warm):9.3f} {min(warm):7.3f} {max(warm):7.3f}")
+
 
 if __name__ == "__main__":
     main()

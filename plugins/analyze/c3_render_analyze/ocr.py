@@ -90,7 +90,7 @@ def _engine(models: OcrModels):
         from rapidocr import RapidOCR
 
         params = {
-            "Global.log_level": "warning",
+            "Global.log_level": "error",  # it warns on every image without text
             "Global.text_score": _RAPIDOCR_MIN_SCORE,
             "Det.model_path": str(models.detection),
             "Rec.model_path": str(models.recognition),

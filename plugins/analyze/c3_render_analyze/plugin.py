@@ -18,6 +18,8 @@ def run(ctx, params):
             analysis = engine.analyze_image(path, should_stop=ctx.should_stop)
         except engine.BadImage as exc:
             raise JobError(str(exc)) from None
+        except engine.EngineSetupError as exc:
+            raise JobError(f"the analysis engine is misconfigured on this worker: {exc}") from None
         except engine.Aborted:
             ctx.check()
             raise

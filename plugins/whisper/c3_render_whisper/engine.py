@@ -180,6 +180,10 @@ class DecodedAudio:
         return len(self.samples) / SAMPLE_RATE_HZ
 
 
+#: Shortest audio (s) accepted: anything shorter is a broken or truncated file, not speech.
+MIN_AUDIO_SECONDS = 0.1
+
+
 def decode_audio(
     audio_path: Path,
     *,
@@ -210,8 +214,9 @@ def decode_audio(
     if process.returncode != 0:
         raise BadAudio(summarise_ffmpeg_error(stderr))
     samples = np.frombuffer(pcm, dtype=np.float32, count=len(pcm) // _BYTES_PER_SAMPLE)
-    if samples.size == 0:
-        raise BadAudio("the file's audio track holds no decodable sound")
+    if samples.size < MIN_AUDIO_SECONDS * SAMPLE_RATE_HZ:
+        raise BadAudio(f"the file's audio track holds {samples.size / SAMPLE_RATE_HZ:.3f} s of decodable sound; "
+                       "send a complete recording")
     if samples.size > max_seconds * SAMPLE_RATE_HZ:
         raise BadAudio(f"the audio is longer than {max_seconds:g} s, the most this node transcribes; split it")
     if damage := _error_lines(stderr):
