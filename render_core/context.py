@@ -31,6 +31,14 @@ class Node:
     def local_machine(cls) -> "Node":
         return cls(local=True, instance_id="local")
 
+    def url_for(self, service: str) -> str:
+        """Base URL of a service on the node (``csm``, ``whisper``, ``ui``, ``vision``), ending in ``/``.
+
+        Uses ``urls[service]`` when the provider set it, else ``<base_url>/<service>/``.
+        """
+        url = self.urls.get(service) or f"{self.base_url.rstrip('/')}/{service}/"
+        return url if url.endswith("/") else url + "/"
+
 
 class TaskContext:
     """Per-job services handed to a task.
@@ -45,12 +53,16 @@ class TaskContext:
       reporter: ``reporter(fraction, message)`` stores progress on the job.
       is_cancelled: returns True once a client cancelled the job.
       timer: ``timer(stage)`` context manager that records seconds per stage.
+      session_factory: ``session_factory() -> requests.Session`` for calls to the node
+        (operator-configured targets, timeouts applied).
+      poll_interval: seconds between status polls of remote work (RENDER_POLLING_INTERVAL).
     """
 
     def __init__(self, *, job_id: str, task: str, node: Node, work_dir: Path, deadline: float,
                  downloader: Callable[[str, Path, Callable[[], bool]], Path],
                  reporter: Callable[[float, str], None], is_cancelled: Callable[[], bool],
                  timer: Callable[[str], object], logger: logging.Logger | None = None,
+                 session_factory: Callable[[], object] | None = None, poll_interval: float = 5.0,
                  cancel_poll_interval: float = 1.0):
         self.job_id = job_id
         self.task = task
@@ -62,6 +74,8 @@ class TaskContext:
         self._reporter = reporter
         self._is_cancelled = is_cancelled
         self._timer = timer
+        self._session_factory = session_factory
+        self.poll_interval = poll_interval
         self._cancel_poll_interval = cancel_poll_interval
         self._cancel_checked_at = 0.0
         self._cancelled = False
@@ -95,6 +109,17 @@ class TaskContext:
         dest = self.work_dir / (name or f"input{self._downloads}{_suffix_of(url)}")
         with self.stage("download"):
             return self._downloader(url, dest, self.should_stop)
+
+    def node_session(self):
+        """A ``requests.Session`` for calls to ``self.node``: its auth headers set, timeouts applied.
+
+        Callers still pass ``timeout=`` for long calls and should stop when ``should_stop()``.
+        """
+        if self._session_factory is None:
+            raise RuntimeError("this context has no node session factory")
+        session = self._session_factory()
+        session.headers.update(self.node.headers)
+        return session
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report progress: ``fraction`` in 0..1 and a short message."""

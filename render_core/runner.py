@@ -20,13 +20,17 @@ from . import metrics
 from . import status as st
 from .context import TaskContext
 from .errors import DeadlineExceeded, JobCancelled, JobError, NodeError
-from .http import FetchError, download
+from .http import AddressPolicy, FetchError, Timeouts, download, session
 from .task import FileOutput, TextOutput
 
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: GPU nodes are operator-configured (provider API or STATIC_NODES), so private and
+#: loopback addresses are allowed for them; user-supplied URLs keep the strict policy.
+NODE_POLICY = AddressPolicy(allow_loopback=True, allow_private=True)
 
 
 def run_job(runtime: "Runtime", job_id: str) -> None:
@@ -114,6 +118,9 @@ def _context(runtime: "Runtime", job, task_name: str, work_dir: Path, deadline: 
         with metrics.stage_seconds.labels(task_name, stage).time():
             yield
 
+    def node_session():
+        return session(NODE_POLICY, Timeouts(connect=10.0, read=60.0))
+
     return TaskContext(job_id=job.id, task=task_name, node=runtime.lease.current_node(), work_dir=work_dir,
                        deadline=deadline, downloader=downloader, reporter=reporter, is_cancelled=is_cancelled,
-                       timer=timer)
+                       timer=timer, session_factory=node_session, poll_interval=settings.render_polling_interval)

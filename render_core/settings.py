@@ -40,6 +40,13 @@ def _flag(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _seconds_list(raw: str) -> str:
+    values = [float(part) for part in raw.split(",") if part.strip()]
+    if not values or any(v < 0 for v in values):
+        raise ValueError("expected comma-separated seconds, e.g. 5,15,30")
+    return raw
+
+
 def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
@@ -75,6 +82,23 @@ class Settings:
     broker_heartbeat_timeout_ms: int = 5000
     broker_maintenance_chance: int = 1_000_000
     worker_idle_poll_ms: int = 250
+    gpu_provider: str = "local"
+    c3_api_url: str = "https://api.comput3.ai/api/v0"
+    c3_node_url: str = "https://{node}"
+    c3_ui_url: str = "https://ui-{node}"
+    c3_launch_attempts: int = 5
+    c3_launch_backoff: str = "5,15,30,45,60"
+    static_nodes: str = ""
+    static_node_key: str = ""
+    gpu_max_instances: int = 2
+    gpu_max_lifetime: float = 7200.0
+    gpu_refresh_margin: float = 600.0
+    node_retry_attempts: int = 2
+    monitor_interval: float = 15.0
+    health_tries: int = 3
+    health_retry_delay: float = 2.0
+    health_timeout: float = 5.0
+    lease_ttl: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -106,9 +130,13 @@ class Settings:
             raise SettingsError("PRE_LAUNCH_TIMEOUT_MAX must not be below PRE_LAUNCH_TIMEOUT")
         return settings
 
+    def backoff_delays(self) -> list[float]:
+        """C3_LAUNCH_BACKOFF as seconds to wait before each launch retry."""
+        return [float(part) for part in self.c3_launch_backoff.split(",") if part.strip()]
+
     def public(self) -> dict:
         """Settings without secrets, for logs and ``c3-render`` output."""
-        hidden = {"minio_access_key", "minio_secret_key", "render_api_key", "c3_api_key"}
+        hidden = {"minio_access_key", "minio_secret_key", "render_api_key", "c3_api_key", "static_node_key"}
         return {f.name: ("***" if f.name in hidden and getattr(self, f.name) else str(getattr(self, f.name)))
                 for f in fields(self)}
 
@@ -151,4 +179,21 @@ _SOURCES: dict[str, Source] = {
     "broker_heartbeat_timeout_ms": (("BROKER_HEARTBEAT_TIMEOUT",), _integer, _positive),
     "broker_maintenance_chance": (("BROKER_MAINTENANCE_CHANCE",), _integer, lambda v: 0 <= v <= 1_000_000),
     "worker_idle_poll_ms": (("WORKER_IDLE_POLL_MS",), _integer, _positive),
+    "gpu_provider": (("GPU_PROVIDER",), _text, None),
+    "c3_api_url": (("C3_API_URL",), _text, None),
+    "c3_node_url": (("C3_NODE_URL",), _text, lambda v: "{node}" in v),
+    "c3_ui_url": (("C3_UI_URL",), _text, lambda v: "{node}" in v),
+    "c3_launch_attempts": (("C3_LAUNCH_ATTEMPTS",), _integer, _positive),
+    "c3_launch_backoff": (("C3_LAUNCH_BACKOFF",), _seconds_list, None),
+    "static_nodes": (("STATIC_NODES",), _text, None),
+    "static_node_key": (("STATIC_NODE_KEY",), _text, None),
+    "gpu_max_instances": (("GPU_MAX_INSTANCES",), _integer, _positive),
+    "gpu_max_lifetime": (("GPU_MAX_LIFETIME",), _decimal, _positive),
+    "gpu_refresh_margin": (("GPU_REFRESH_MARGIN",), _decimal, _non_negative),
+    "node_retry_attempts": (("NODE_RETRY_ATTEMPTS",), _integer, _non_negative),
+    "monitor_interval": (("MONITOR_INTERVAL",), _decimal, _positive),
+    "health_tries": (("HEALTH_TRIES",), _integer, _positive),
+    "health_retry_delay": (("HEALTH_RETRY_DELAY",), _decimal, _non_negative),
+    "health_timeout": (("HEALTH_TIMEOUT",), _decimal, _positive),
+    "lease_ttl": (("LEASE_TTL",), _decimal, _positive),
 }
