@@ -21,6 +21,7 @@ dev: $(STAMP)
 	$(VENV)/bin/c3-render dev
 
 test: $(STAMP)
+	PYTHON=$(PY) bash deploy/tools/ensure-tools.sh
 	$(PY) -m pytest
 
 unit: $(STAMP)

@@ -55,7 +55,8 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
     if args.metrics_port:
         serve_metrics(args.metrics_port, args.metrics_bind)
 
-    argv = [WORKER_MODULE, "--processes", str(args.processes), "--threads", str(args.threads), *extra]
+    argv = [WORKER_MODULE, "--processes", str(args.processes), "--threads", str(args.threads),
+            "--worker-shutdown-timeout", str(int(args.shutdown_timeout * 1000)), *extra]
     return dramatiq_main(make_argument_parser().parse_args(argv))
 
 
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run job workers (dramatiq flags pass through)")
     worker.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")))
     worker.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
+    worker.add_argument("--shutdown-timeout", type=float,
+                        default=float(os.environ.get("WORKER_SHUTDOWN_TIMEOUT", "1860")),
+                        help="seconds running jobs get to finish on SIGTERM (longer than MAX_RENDER_TIME)")
     worker.add_argument("--metrics-port", type=int, default=int(os.environ.get("METRICS_PORT", "9300")),
                         help="port of this worker's /metrics (0 = off)")
     worker.add_argument("--metrics-bind", default=os.environ.get("METRICS_BIND", "0.0.0.0"))

@@ -156,13 +156,18 @@ def test_every_container_requests_cpu_and_memory(rendered, overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_pods_run_as_non_root(rendered, overlay):
-    for workload in workloads(rendered[overlay]):
+def test_pods_meet_the_restricted_pod_security_standard(rendered, overlay):
+    docs = rendered[overlay]
+    for namespace in objects(docs, "Namespace"):
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for workload in workloads(docs):
         spec = pod_spec(workload)
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["runAsUser"] != 0
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
         for container in spec["containers"]:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
