@@ -24,8 +24,9 @@ def _settings_or_exit() -> Settings:
 
 def _use_multiprocess_metrics(role: str) -> None:
     """Point PROMETHEUS_MULTIPROC_DIR at a clean directory before any process imports prometheus_client."""
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
-                          os.path.join(tempfile.gettempdir(), f"c3-render-{role}-metrics-{os.getpid()}"))
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(),
+                                                              f"c3-render-{role}-metrics-{os.getpid()}")
     from .metrics_export import prepare_multiprocess_dir
 
     prepare_multiprocess_dir()

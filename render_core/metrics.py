@@ -6,6 +6,8 @@ multiprocess collector (``PROMETHEUS_MULTIPROC_DIR``, set before this module is
 imported); see :mod:`render_core.metrics_export`.
 """
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 #: Bucket bounds in seconds, from sub-second API calls to 2 h renders.
@@ -58,3 +60,26 @@ gpu_launch_failures = Counter("c3_render_gpu_launch_failures_total", "Failed GPU
 gpu_billed_seconds = Counter(
     "c3_render_gpu_billed_seconds_total", "GPU seconds billed, launch to stop.", ["workload"]
 )
+
+
+def declare_series(tasks: Iterable) -> None:
+    """Export the per-task and per-GPU-workload series of ``tasks`` at zero before anything happens.
+
+    Call once per worker process with the registered tasks (objects with ``name`` and
+    ``workload``). Dashboards and ``rate()`` then show 0 instead of "no data" for idle tasks
+    and for workloads that never rented a GPU (e.g. with ``GPU_PROVIDER=local``: no
+    instances, no launches, no billed seconds, which is the truth).
+    """
+    from .gpu.pool import STATES  # here, not at the top: gpu.pool imports this module
+
+    workloads = set()
+    for task in tasks:
+        jobs_in_progress.labels(task.name)
+        if task.workload:
+            workloads.add(task.workload)
+    for workload in sorted(workloads):
+        for state in STATES:
+            gpu_instances.labels(workload, state)
+        gpu_launches.labels(workload)
+        gpu_launch_failures.labels(workload)
+        gpu_billed_seconds.labels(workload)

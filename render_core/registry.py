@@ -61,9 +61,20 @@ class Registry:
                                         f"{self._owners[task.name]!r} and {impl.plugin_name!r}")
                 self.tasks[task.name] = task
                 self._owners[task.name] = impl.plugin_name
+        self.providers: dict = {}
+        for impl in reversed(manager.hook.c3_render_providers.get_hookimpls()):
+            self.providers.update(impl.function() or {})
 
     def get(self, name: str) -> Task | None:
         return self.tasks.get(name)
+
+    def provider(self, name: str, settings):
+        """Build the GPU provider ``name`` (GPU_PROVIDER) from its plugin's factory."""
+        factory = self.providers.get(name)
+        if factory is None:
+            known = ", ".join(sorted(self.providers)) or "none"
+            raise RegistryError(f"GPU_PROVIDER={name!r} is not provided by any plugin (known: {known})")
+        return factory(settings)
 
     def request_schema(self, task: Task) -> Schema:
         """The full request body schema: the task's fields plus the common ones."""
@@ -98,6 +109,9 @@ def load_registry(only: str | None = None, extra_plugins: tuple = ()) -> Registr
             if entry_point.name not in names:
                 manager.set_blocked(entry_point.name)
     manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    from .providers import builtin
+
+    manager.register(builtin, name="c3_render.builtin_providers")
     for plugin in extra_plugins:
         manager.register(plugin)
     if os.environ.get("C3_RENDER_TRACE_HOOKS") == "1":

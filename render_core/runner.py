@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Outcome of a node failure that is worth another attempt on a fresh node.
+RETRY = "retry"
+#: A retry needs at least this many seconds before the job's deadline.
+MIN_RETRY_SECONDS = 10.0
+
 #: GPU nodes are operator-configured (provider API or STATIC_NODES), so private and
 #: loopback addresses are allowed for them; user-supplied URLs keep the strict policy.
 NODE_POLICY = AddressPolicy(allow_loopback=True, allow_private=True)
@@ -54,6 +59,9 @@ def run_job(runtime: "Runtime", job_id: str) -> None:
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     status, fields = outcome
+    if status == RETRY:
+        _retry_on_fresh_node(runtime, task, job_id, fields["error"])
+        return
     if not runtime.finish(job_id, status, **fields):
         log.info("job %s ended %s but its status had already been set to %s", job_id, status,
                  runtime.jobs.status(job_id))
@@ -74,7 +82,13 @@ def _run_task(runtime: "Runtime", task, ctx: TaskContext, params: dict) -> tuple
     except FetchError as exc:
         return st.FAILED, {"error": str(exc)}
     except NodeError as exc:
-        return st.FAILED, {"error": f"the GPU node failed: {exc}"}
+        runtime.lease.mark_unhealthy()
+        job = runtime.jobs.get(ctx.job_id)
+        attempts = job.attempts if job else 1
+        if attempts <= runtime.settings.node_retry_attempts and ctx.remaining() > MIN_RETRY_SECONDS \
+                and not ctx.cancelled():
+            return RETRY, {"error": str(exc)}
+        return st.FAILED, {"error": f"the GPU node failed ({attempts} attempt(s)): {exc}"}
     except JobCancelled:
         return st.CANCELLED, {"error": "the job was cancelled"}
     except (DeadlineExceeded, TimeLimitExceeded):
@@ -84,6 +98,14 @@ def _run_task(runtime: "Runtime", task, ctx: TaskContext, params: dict) -> tuple
     except Exception as exc:  # a plugin bug must still end the job
         log.exception("task %s crashed on job %s", task.name, ctx.job_id)
         return st.FAILED, {"error": f"internal error in task {task.name!r}: {type(exc).__name__}: {exc}"}
+
+
+def _retry_on_fresh_node(runtime: "Runtime", task, job_id: str, error: str) -> None:
+    """Put the job back in its queue; the lease middleware stops the failed node after this returns."""
+    applied, _ = runtime.jobs.transition(job_id, st.QUEUED, progress_message=f"retrying after a node failure: {error}")
+    if applied:
+        log.warning("job %s: GPU node failed (%s); retrying on a fresh node", job_id, error)
+        runtime.requeue(task, job_id)
 
 
 def _store_file(runtime: "Runtime", ctx: TaskContext, output: FileOutput) -> dict:

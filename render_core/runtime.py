@@ -15,6 +15,8 @@ import redis
 from . import metrics, webhooks
 from .broker import WEBHOOK_QUEUE, build_broker, enqueue_in_pipeline
 from .http import AddressPolicy
+from .gpu.monitor import Monitor, MonitorPolicy
+from .gpu.pool import GpuPool, PoolPolicy
 from .jobs import JobStore
 from .middleware import Deadline, GpuLease, StageMetrics
 from .registry import Registry
@@ -46,7 +48,8 @@ class Runtime:
         self.redis = client or redis_client(settings)
         self.jobs = JobStore(self.redis, settings.job_ttl)
         self.url_policy = AddressPolicy(allow_loopback=settings.allow_loopback_urls)
-        self.lease = GpuLease()
+        self.pool = self._build_pool()
+        self.lease = GpuLease(registry, self.jobs, self.finish, self.pool)
         self.broker = build_broker(settings, self.redis,
                                    [Deadline(self.jobs, self.finish), StageMetrics(), self.lease])
         self.run_job = dramatiq.actor(lambda job_id: run_job(self, job_id), broker=self.broker,
@@ -57,14 +60,45 @@ class Runtime:
         for task in registry.tasks.values():
             self.broker.declare_queue(task.queue)
 
+    def _build_pool(self) -> GpuPool | None:
+        """The shared GPU pool, or None when the provider is unlimited (local)."""
+        provider = self.registry.provider(self.settings.gpu_provider, self.settings)
+        if getattr(provider, "unlimited", False):
+            return None
+        s = self.settings
+        policy = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
+                            pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
+                            lifetime=s.gpu_max_lifetime, ready_timeout=s.gpu_ready_timeout,
+                            ready_poll=s.health_retry_delay)
+        return GpuPool(self.redis, provider, policy)
+
+    def monitor(self) -> Monitor | None:
+        """The pool monitor for this process (started by workers), or None without a pool."""
+        if self.pool is None:
+            return None
+        s = self.settings
+        policy = MonitorPolicy(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout,
+                               lifetime=s.gpu_max_lifetime, refresh_margin=s.gpu_refresh_margin,
+                               tries=s.health_tries, retry_delay=s.health_retry_delay)
+        workloads = sorted({t.workload for t in self.registry.tasks.values() if t.workload})
+        return Monitor(self.redis, self.pool, policy, workloads=workloads)
+
     @cached_property
     def storage(self) -> Storage:
         return Storage(self.settings)
 
+    def run_message(self, task: Task, job_id: str):
+        """The ``run_job`` message for ``job_id`` on the task's own queue."""
+        return self.run_job.message(job_id).copy(queue_name=task.queue)
+
+    def requeue(self, task: Task, job_id: str) -> None:
+        """Send ``run_job`` for an existing job again (a retry on a fresh node)."""
+        self.broker.enqueue(self.run_message(task, job_id))
+
     def submit(self, task: Task, params: dict) -> dict:
         """Store a queued job and its ``run_job`` message in one MULTI/EXEC; returns the record."""
         record = self.jobs.new_record(task.name, params)
-        message = self.run_job.message_with_options(args=(record["id"],)).copy(queue_name=task.queue)
+        message = self.run_message(task, record["id"])
         with self.redis.pipeline(transaction=True) as pipe:
             self.jobs.create(record, pipe)
             enqueue_in_pipeline(self.broker, pipe, message)

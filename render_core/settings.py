@@ -99,6 +99,7 @@ class Settings:
     health_retry_delay: float = 2.0
     health_timeout: float = 5.0
     lease_ttl: float = 30.0
+    gpu_ready_timeout: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -196,4 +197,5 @@ _SOURCES: dict[str, Source] = {
     "health_retry_delay": (("HEALTH_RETRY_DELAY",), _decimal, _non_negative),
     "health_timeout": (("HEALTH_TIMEOUT",), _decimal, _positive),
     "lease_ttl": (("LEASE_TTL",), _decimal, _positive),
+    "gpu_ready_timeout": (("GPU_READY_TIMEOUT",), _decimal, _positive),
 }

@@ -31,6 +31,7 @@ def build_worker_runtime() -> Runtime:
     runtime = Runtime(settings, registry)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     runtime.storage.ensure_bucket()
+    metrics.declare_series(registry.tasks.values())
     log.info("worker ready: tasks %s, queues %s", sorted(registry.tasks), sorted(runtime.broker.get_declared_queues()))
     return runtime
 
@@ -49,5 +50,8 @@ def start_heartbeat(interval: float = HEARTBEAT_INTERVAL) -> None:
 
 runtime = build_worker_runtime()
 start_heartbeat()
+monitor = runtime.monitor()
+if monitor is not None:
+    monitor.start()
 broker = runtime.broker
 dramatiq.set_broker(broker)

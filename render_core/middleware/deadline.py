@@ -47,5 +47,9 @@ class Deadline(Middleware):
                         error=f"job expired: it was not started before its complete_by deadline "
                               f"(passed {late:.0f} s ago)")
             raise SkipMessage(job_id)
-        deadline = job.deadline(job.started_at or now)
-        message.options["time_limit"] = max(1, int((deadline - now) * 1000))
+        message.options["time_limit"] = time_limit_ms(job, now)
+
+
+def time_limit_ms(job, now: float) -> int:
+    """Milliseconds the job may still run: min(max_time from its start, complete_by) - now."""
+    return max(1, int((job.deadline(job.started_at or now) - now) * 1000))

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from render_core.devservices import RedisServer, S3Server, free_port
 from render_core.registry import load_registry
 from render_core.runtime import Runtime
 from render_core.settings import Settings
-from support.servers import FileServer, WebhookReceiver, wait_for
+from support.servers import FileServer, WebhookReceiver
+from support.stack import spawn, start_api, stop
 
 ACCESS_KEY = "testaccess"
 SECRET_KEY = "testsecret-0123456789"
@@ -42,14 +40,15 @@ def s3_server(services_dir):
 @pytest.fixture(scope="session")
 def stack_env(redis_server, s3_server, services_dir) -> dict:
     """The environment the API and worker processes run with."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("C3_", "MINIO_", "REDIS_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("C3_", "MINIO_", "REDIS_", "PROMETHEUS_", "GPU_", "VISION_"))}
     env.update({
         "REDIS_URL": redis_server.url, "MINIO_ENDPOINT": s3_server.endpoint, "MINIO_ACCESS_KEY": ACCESS_KEY,
         "MINIO_SECRET_KEY": SECRET_KEY, "MINIO_BUCKET": BUCKET, "MINIO_SECURE": "false",
         "OUTPUT_DIR": str(services_dir / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
         "WEBHOOK_INTERVAL": "0.3", "WEBHOOK_ATTEMPTS": "3", "WORKER_IDLE_POLL_MS": "100",
         "MAX_DOWNLOAD_BYTES": str(3 * 1024 * 1024),
-        "LOG_LEVEL": "INFO", "METRICS_PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": "",
+        "LOG_LEVEL": "INFO", "METRICS_PORT": str(free_port()),
     })
     return env
 
@@ -65,48 +64,15 @@ def runtime(settings) -> Runtime:
     return Runtime(settings, load_registry())
 
 
-def _spawn(args, env, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    return subprocess.Popen([sys.executable, "-m", "render_core.cli", *args], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen, timeout: float = 20) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="session")
 def worker(stack_env, services_dir):
     """A real ``c3-render worker`` process (1 process, 4 threads)."""
-    process = _spawn(["worker", "--processes", "1", "--threads", "4"], stack_env, services_dir / "worker.log")
+    process = spawn(["worker", "--processes", "1", "--threads", "4"], stack_env, services_dir / "worker.log")
     time.sleep(0.5)
     if process.poll() is not None:
         raise RuntimeError((services_dir / "worker.log").read_text())
     yield process
-    _stop(process)
-
-
-def start_api(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = _spawn(["api", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env, log_path)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready():
-        if process.poll() is not None:
-            raise RuntimeError(log_path.read_text())
-        try:
-            return requests.get(f"{url}/readyz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_for(ready, timeout=30, message="the API to answer /readyz")
-    return process, url
+    stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +80,7 @@ def api(stack_env, services_dir, worker) -> str:
     """Base URL of a real gunicorn-served API (no API key) with a worker running."""
     process, url = start_api(stack_env, services_dir / "api.log")
     yield url
-    _stop(process)
+    stop(process)
 
 
 @pytest.fixture
@@ -127,14 +93,3 @@ def receiver():
 def files():
     with FileServer() as server:
         yield server
-
-
-def wait_terminal(api_url: str, job_id: str, timeout: float = 60.0) -> dict:
-    """Poll GET /status until the job is terminal; returns the status body."""
-    terminal = {"success", "failed", "timed_out", "cancelled", "expired"}
-
-    def done():
-        body = requests.get(f"{api_url}/status/{job_id}", timeout=5).json()
-        return body if body.get("status") in terminal else None
-
-    return wait_for(done, timeout=timeout, interval=0.1, message=f"job {job_id} to finish")

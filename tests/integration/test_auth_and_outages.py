@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from conftest import start_api, _stop
+from support.stack import start_api, stop as _stop
 from render_core.devservices import RedisServer
 
 KEY = "s3cret-key"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import wait_terminal
+from support.stack import wait_terminal
 from support.servers import wait_for
 
 
@@ -71,7 +71,7 @@ def test_cancel_queued_job_is_skipped_by_the_worker(api, runtime, receiver):
     response = requests.post(f"{api}/job/{job_id}", json={"status": "timed_out", "error": "gave up waiting"},
                              timeout=5)
     assert response.status_code == 200
-    runtime.run_job.send_with_options(args=(job_id,), queue_name=task.queue)
+    runtime.requeue(task, job_id)
     wait_for(lambda: receiver.posts("/queued"), message="webhook")
     status = requests.get(f"{api}/status/{job_id}", timeout=5).json()
     assert status["status"] == "timed_out" and status["error"] == "gave up waiting"

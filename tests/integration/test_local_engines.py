@@ -9,7 +9,7 @@ import pytest
 import requests
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import wait_terminal
+from support.stack import wait_terminal
 from support.media import png_bomb, probe, word_error_rate
 
 SENTENCES = ["The quick brown fox jumps over the lazy dog.", "Rendering speech on a small machine works well."]

@@ -2,7 +2,7 @@
 
 import requests
 
-from conftest import wait_terminal
+from support.stack import wait_terminal
 from support.servers import WebhookReceiver, wait_for
 
 

@@ -23,12 +23,12 @@ def test_builtin_plugins_come_from_entry_points_with_versions():
     registry = load_registry()
     names = {info.name: info for info in registry.plugins()}
     assert {"csm", "whisper", "portrait", "analyze", "echo"} <= set(names)
-    assert names["echo"].version == "1.2.3" and names["echo"].tasks == ("echo", "echo-file")
+    assert names["echo"].version == "1.2.3" and names["echo"].tasks == ("echo", "echo-file", "echo-gpu")
     assert registry.get("whisper").output == "text" and registry.get("csm").output == "media"
 
 
 def test_only_restricts_loaded_plugins():
-    assert set(load_registry(only="echo").tasks) == {"echo", "echo-file"}
+    assert set(load_registry(only="echo").tasks) == {"echo", "echo-file", "echo-gpu"}
 
 
 def test_duplicate_task_names_are_refused():

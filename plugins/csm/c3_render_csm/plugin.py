@@ -40,7 +40,11 @@ def sentences_of(params) -> list[str]:
 
 
 def run(ctx, params):
-    """Speak the sentences on the local engine; the result is an MP3."""
+    """Speak the sentences on the GPU node's CSM app, or on the local engine; the result is an MP3."""
+    if not ctx.node.local:
+        from . import remote
+
+        return remote.synthesize(ctx, sentences_of(params), params)
     from . import engine
 
     if params["voice"] == "clone":

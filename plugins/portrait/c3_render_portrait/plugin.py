@@ -9,7 +9,18 @@ SCHEMA = Schema({
 
 
 def run(ctx, params):
-    """Animate the portrait on the local engine; the result is an MP4."""
+    """Animate the portrait on the local engine, or with SONIC on a GPU node's ComfyUI; the result is an MP4."""
+    if not ctx.node.local:
+        from . import remote
+
+        image = ctx.download(params["image_url"])
+        audio = ctx.download(params["audio_url"])
+        return remote.render_on_node(ctx, image, audio)
+    return _run_local(ctx, params)
+
+
+def _run_local(ctx, params):
+    """Animate the portrait on the local CPU engine."""
     from . import engine
 
     image = ctx.download(params["image_url"])

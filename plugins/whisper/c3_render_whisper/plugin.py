@@ -14,7 +14,11 @@ SCHEMA = Schema({
 
 
 def run(ctx, params):
-    """Transcribe on the local engine; the result is text."""
+    """Transcribe on the GPU node's Whisper app, or on the local engine; the result is text."""
+    if not ctx.node.local:
+        from . import remote
+
+        return remote.transcribe(ctx, params)
     from . import engine
 
     path = ctx.download(params["audio_url"])

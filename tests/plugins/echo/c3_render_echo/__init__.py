@@ -1,14 +1,17 @@
-"""A third-party plugin, installed like any other: two tasks.
+"""A third-party plugin, installed like any other: three tasks.
 
-``echo`` returns its message as text, ``echo-file`` as a stored file; both can work for
+``echo`` returns its message as text, ``echo-file`` as a stored file, ``echo-gpu`` after
+calling its leased GPU node; all can work for
 ``seconds`` while checking for cancellation, and can fail on request, so tests
 can drive every outcome of the job lifecycle.
 """
 
 import time
 
-from render_core.plugin import (Boolean, FileOutput, JobError, Number, Schema, String, Task, TextOutput, Url,
-                                hookimpl)
+import requests
+
+from render_core.plugin import (Boolean, FileOutput, JobError, NodeError, Number, Schema, String, Task, TextOutput,
+                                Url, hookimpl)
 
 SCHEMA = Schema({
     "message": String(required=True, min_length=1, max_length=1000),
@@ -17,6 +20,24 @@ SCHEMA = Schema({
     "ignore_cancel": Boolean(default=False, description="Work without checking the context (time limit test)."),
     "input_url": Url(description="Download this URL and append its size in bytes."),
 })
+
+
+def run_on_node(ctx, params):
+    """``echo-gpu``: keep calling the leased node's ``GET /`` for ``seconds``; a failing node is a NodeError."""
+    session = ctx.node_session()
+    end = time.monotonic() + params["seconds"]
+    while True:
+        ctx.check()
+        try:
+            answer = session.get(ctx.node.base_url.rstrip("/") + "/", timeout=5)
+        except requests.RequestException as exc:
+            raise NodeError(f"node {ctx.node.instance_id} stopped answering: {exc}") from exc
+        if answer.status_code >= 500:
+            raise NodeError(f"node {ctx.node.instance_id} answered HTTP {answer.status_code}")
+        if time.monotonic() >= end:
+            return TextOutput(f"{params['message']} on {ctx.node.instance_id}",
+                              metadata={"instance": ctx.node.instance_id})
+        time.sleep(0.1)
 
 
 def run(ctx, params):
@@ -43,4 +64,6 @@ def run(ctx, params):
 @hookimpl
 def c3_render_tasks():
     return [Task(name="echo", schema=SCHEMA, run=run, output="text", summary="Echo a message"),
-            Task(name="echo-file", schema=SCHEMA, run=run, output="media", summary="Echo a message as a file")]
+            Task(name="echo-file", schema=SCHEMA, run=run, output="media", summary="Echo a message as a file"),
+            Task(name="echo-gpu", schema=SCHEMA, run=run_on_node, output="text", workload="media:fast",
+                 summary="Echo a message after working on a leased GPU node")]

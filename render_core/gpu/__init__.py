@@ -1,0 +1,1 @@
+"""GPU leasing: the shared pool in Redis and its monitor."""

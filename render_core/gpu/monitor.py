@@ -1,0 +1,193 @@
+"""The pool monitor: one leader among all worker processes keeps the pool honest.
+
+Every ``interval`` seconds the leader health-checks every instance (``tries``
+attempts ``retry_delay`` s apart), stops instances idle longer than
+``idle_timeout`` or past their lifetime, reclaims leases whose holder stopped
+renewing, and reconciles the pool with the provider's own list: an instance the
+provider runs but the pool does not know is adopted (or stopped), never left
+billing. Leadership is a Redis key with an expiry that the leader renews; when
+the leader dies another process takes over within ``3 * interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+
+from .. import metrics
+from .pool import PREFIX, STATES, GpuPool
+
+log = logging.getLogger(__name__)
+
+LEADER_KEY = PREFIX + "monitor-leader"
+
+#: Renew the leader key only if we still hold it. KEYS[1] key; ARGV holder, ttl ms.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class MonitorPolicy:
+    """Times in seconds; ``reconcile_every``: passes between reconciles (the first pass always does)."""
+
+    interval: float = 15.0
+    idle_timeout: float = 300.0
+    lifetime: float = 7200.0
+    refresh_margin: float = 600.0
+    tries: int = 3
+    retry_delay: float = 2.0
+    launch_stale_after: float = 900.0
+    reconcile_every: int = 4
+
+
+class Monitor:
+    """Runs :meth:`run_once` every ``interval`` s in a daemon thread while this process leads."""
+
+    def __init__(self, client: redis.Redis, pool: GpuPool, policy: MonitorPolicy, workloads=()):
+        self.client = client
+        self.workloads = set(workloads)
+        self.pool = pool
+        self.policy = policy
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._renew = client.register_script(_RENEW)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="c3-gpu-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.is_leader():
+            self.client.delete(LEADER_KEY)
+
+    def is_leader(self) -> bool:
+        value = self.client.get(LEADER_KEY)
+        return value is not None and value.decode() == self.identity
+
+    def try_lead(self) -> bool:
+        """Become (or stay) the leader; True while this process leads."""
+        ttl_ms = int(self.policy.interval * 3 * 1000)
+        if self._renew(keys=[LEADER_KEY], args=[self.identity, ttl_ms]):
+            return True
+        return bool(self.client.set(LEADER_KEY, self.identity, nx=True, px=ttl_ms))
+
+    def _loop(self) -> None:
+        passes = 0
+        while not self._stop.is_set():
+            try:
+                if self.try_lead():
+                    self.run_once(reconcile=passes % self.policy.reconcile_every == 0)
+                    passes += 1
+                else:
+                    passes = 0
+            except redis.RedisError as exc:
+                log.warning("GPU monitor: Redis unavailable: %s", exc)
+            except Exception:
+                log.exception("GPU monitor pass failed")
+            self._stop.wait(self.policy.interval)
+
+    def run_once(self, *, reconcile: bool = True) -> None:
+        """One pass: reclaim leases, drop stale launches, health, idle and lifetime, reconcile, gauges."""
+        now = self.pool.clock()
+        for record in self.pool.instances():
+            self._check(record, now)
+        if reconcile:
+            self.reconcile()
+        self.publish_gauges()
+
+    def _check(self, record: dict, now: float) -> None:
+        instance_id, state = record["id"], record["state"]
+        if state == "launching":
+            if now - float(record.get("launched_at") or now) > self.policy.launch_stale_after:
+                self.pool._forget(instance_id, record["workload"])
+            return
+        if state == "draining":
+            if not record.get("holder") or _expired(record, now):
+                self.pool.stop(instance_id, reason="drained")
+            return
+        if state == "busy" and _expired(record, now):
+            log.warning("reclaiming the lease on %s: holder %s stopped renewing", instance_id, record.get("holder"))
+            self.pool._move_state(instance_id, ["busy"], "idle", holder="", lease_expiry="", idle_since=now)
+            state = "idle"
+        if not self._healthy(instance_id):
+            if state == "idle" and self.pool.drain(instance_id):
+                self.pool.stop(instance_id, reason="failed its health checks")
+            elif state == "busy":
+                self.pool.drain(instance_id, from_states=("busy",))
+            return
+        if state == "idle":
+            idle_for = now - float(record.get("idle_since") or now)
+            if idle_for > self.policy.idle_timeout and self.pool.drain(instance_id):
+                self.pool.stop(instance_id, reason=f"idle for {idle_for:.0f} s")
+            elif self._too_old(record, now) and self.pool.drain(instance_id):
+                self.pool.stop(instance_id, reason="reached its lifetime")
+        elif state == "busy" and self._too_old(record, now):
+            self.pool.drain(instance_id, from_states=("busy",))
+
+    def _too_old(self, record: dict, now: float) -> bool:
+        launched = float(record.get("launched_at") or now)
+        expires = float(record["expires_at"]) if record.get("expires_at") else launched + self.policy.lifetime
+        return now >= min(launched + self.policy.lifetime, expires - self.policy.refresh_margin)
+
+    def _healthy(self, instance_id: str) -> bool:
+        record = self.pool.instance(instance_id)
+        if record is None:
+            return False
+        from ..providers.base import Instance
+
+        instance = Instance(id=instance_id, workload=record["workload"], node=self.pool.node_of(record),
+                            launched_at=float(record.get("launched_at") or 0))
+        for attempt in range(self.policy.tries):
+            try:
+                if self.pool.provider.health(instance):
+                    return True
+            except Exception as exc:
+                log.debug("health check of %s failed: %s", instance_id, exc)
+            if attempt + 1 < self.policy.tries:
+                time.sleep(self.policy.retry_delay)
+        return False
+
+    def reconcile(self) -> None:
+        """Adopt or stop instances the provider runs that the pool does not know; forget vanished ones."""
+        if getattr(self.pool.provider, "unlimited", False):
+            return
+        running = {instance.id: instance for instance in self.pool.provider.list_running()}
+        known = {record["id"]: record for record in self.pool.instances()}
+        for instance_id, instance in running.items():
+            if instance_id in known:
+                continue
+            if instance.node.base_url:
+                log.warning("adopting untracked %s instance %s", instance.workload, instance_id)
+                self.pool.add(instance, state="idle")
+            else:
+                log.warning("stopping untracked instance %s (no node address)", instance_id)
+                self.pool.provider.stop(instance_id)
+        for instance_id, record in known.items():
+            if record["state"] != "launching" and instance_id not in running:
+                log.warning("instance %s is gone at the provider; forgetting it", instance_id)
+                self.pool.stop(instance_id, reason="gone at the provider")
+
+    def publish_gauges(self) -> None:
+        """Instances by workload and state, zeros included for every workload seen."""
+        self.workloads.update(self.pool.workloads())
+        for workload in sorted(self.workloads):
+            counts = self.pool.counts(workload)
+            for state in STATES:
+                metrics.gpu_instances.labels(workload, state).set(counts.get(state, 0))
+
+
+def _expired(record: dict, now: float) -> bool:
+    expiry = record.get("lease_expiry")
+    return bool(expiry) and float(expiry) < now

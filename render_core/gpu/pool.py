@@ -1,0 +1,307 @@
+"""The GPU pool: every instance of every workload type, shared through Redis by all workers.
+
+Keys (prefix ``c3render:gpu:``):
+  ``inst:<id>``        hash: id, workload, provider, state, node (JSON), launched_at,
+                       expires_at, idle_since, holder, lease_expiry
+  ``type:<workload>``  set of instance ids
+  ``waiters:<workload>`` sorted set of acquirers waiting now (score: expiry, unix s)
+
+States: ``launching`` (a placeholder while the provider starts it), ``idle``,
+``busy`` (leased: ``holder`` renews ``lease_expiry``), ``draining`` (being stopped).
+Every state change is a Lua script, so two workers never take the same instance
+and at most the allowed number of launches run at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import redis
+
+from .. import metrics
+from ..context import Node
+from ..providers.base import Instance, LaunchError, Provider
+
+log = logging.getLogger(__name__)
+
+PREFIX = "c3render:gpu:"
+STATES = ("launching", "idle", "busy", "draining")
+
+#: Take the first idle instance of a type. KEYS[1] type set; ARGV prefix, holder, lease_expiry.
+_TAKE_IDLE = """
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. 'inst:' .. id
+  if redis.call('HGET', key, 'state') == 'idle' then
+    redis.call('HSET', key, 'state', 'busy', 'holder', ARGV[2], 'lease_expiry', ARGV[3])
+    return id
+  end
+end
+return false
+"""
+
+#: Reserve a launch when the policy allows it. KEYS[1] type set, KEYS[2] waiters zset;
+#: ARGV prefix, reservation id, now, max instances, backlog per extra launch, workload, holder.
+_RESERVE_LAUNCH = """
+local total, launching = 0, 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local state = redis.call('HGET', ARGV[1] .. 'inst:' .. id, 'state')
+  if state then
+    total = total + 1
+    if state == 'launching' then launching = launching + 1 end
+  end
+end
+local waiters = redis.call('ZCOUNT', KEYS[2], ARGV[3], '+inf')
+if total >= tonumber(ARGV[4]) then return 0 end
+if launching > 0 and (waiters - launching) < tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', ARGV[1] .. 'inst:' .. ARGV[2], 'id', ARGV[2], 'workload', ARGV[6], 'state', 'launching',
+           'launched_at', ARGV[3], 'holder', ARGV[7], 'lease_expiry', ARGV[3] + 900)
+redis.call('SADD', KEYS[1], ARGV[2])
+return 1
+"""
+
+#: Move an instance between states. KEYS[1] instance key; ARGV from-states (JSON), to-state,
+#: then field/value pairs. Returns 1 when moved.
+_MOVE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+for _, s in ipairs(cjson.decode(ARGV[1])) do
+  if s == state then
+    redis.call('HSET', KEYS[1], 'state', ARGV[2])
+    if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+    return 1
+  end
+end
+return 0
+"""
+
+
+class LeaseUnavailable(Exception):
+    """No instance could be leased before the deadline (or launching failed)."""
+
+
+@dataclass(frozen=True)
+class PoolPolicy:
+    """How the pool trades waiting against launching; times in seconds.
+
+    Parameters:
+      lease_ttl: a lease not renewed for this long is reclaimed.
+      pre_launch_wait: wait this long for a busy instance to free before launching.
+      pre_launch_wait_max: the wait for a job with more than ``patient_slack`` s to spare.
+      max_instances: instances per workload type, launching ones included.
+      backlog_per_launch: waiters beyond those covered before a parallel launch starts.
+      lifetime: instances are replaced after this long (provider ``expires`` = launch + lifetime).
+      poll: seconds between looks at the pool while waiting.
+      ready_timeout: how long a new instance may take to pass its first health check.
+      ready_poll: seconds between those health checks.
+    """
+
+    lease_ttl: float = 30.0
+    pre_launch_wait: float = 15.0
+    pre_launch_wait_max: float = 30.0
+    patient_slack: float = 600.0
+    max_instances: int = 2
+    backlog_per_launch: int = 4
+    lifetime: float = 7200.0
+    poll: float = 0.25
+    ready_timeout: float = 600.0
+    ready_poll: float = 2.0
+
+
+def _node_to_json(node: Node) -> str:
+    return json.dumps(asdict(node))
+
+
+def _node_from_json(raw: str) -> Node:
+    return Node(**json.loads(raw))
+
+
+class GpuPool:
+    """Acquire and release leases on instances of one provider."""
+
+    def __init__(self, client: redis.Redis, provider: Provider, policy: PoolPolicy,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+        self.client = client
+        self.provider = provider
+        self.policy = policy
+        self.clock = clock
+        self.sleep = sleep
+        self._take_idle = client.register_script(_TAKE_IDLE)
+        self._reserve = client.register_script(_RESERVE_LAUNCH)
+        self._move = client.register_script(_MOVE)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def instance(self, instance_id: str) -> dict | None:
+        raw = self.client.hgetall(f"{PREFIX}inst:{instance_id}")
+        return {k.decode(): v.decode() for k, v in raw.items()} or None
+
+    def instances(self, workload: str | None = None) -> list[dict]:
+        """Every instance record (of one workload type, or all)."""
+        workloads = [workload] if workload else self.workloads()
+        found = []
+        for name in workloads:
+            for raw_id in self.client.smembers(f"{PREFIX}type:{name}"):
+                record = self.instance(raw_id.decode())
+                if record is None:
+                    self.client.srem(f"{PREFIX}type:{name}", raw_id)
+                else:
+                    found.append(record)
+        return found
+
+    def workloads(self) -> list[str]:
+        return sorted(key.decode()[len(f"{PREFIX}type:"):] for key in self.client.scan_iter(f"{PREFIX}type:*"))
+
+    def counts(self, workload: str) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for record in self.instances(workload):
+            counts[record["state"]] = counts.get(record["state"], 0) + 1
+        return counts
+
+    def node_of(self, record: dict) -> Node:
+        return _node_from_json(record["node"])
+
+    # -- leasing -------------------------------------------------------------------------
+
+    def acquire(self, workload: str, holder: str, deadline: float) -> tuple[str, Node]:
+        """Lease an instance of ``workload`` for ``holder`` before ``deadline`` (unix s).
+
+        Takes an idle instance; else waits while a launch in flight covers the demand
+        or (up to the pre-launch wait) while busy instances may free; else launches.
+        Raises LeaseUnavailable at the deadline or when the launch failed.
+        """
+        waiters = f"{PREFIX}waiters:{workload}"
+        busy_seen_at: float | None = None
+        slack = deadline - self.clock()
+        patience = self.policy.pre_launch_wait_max if slack > self.policy.patient_slack else \
+            self.policy.pre_launch_wait
+        try:
+            while True:
+                now = self.clock()
+                taken = self._take_idle(keys=[f"{PREFIX}type:{workload}"],
+                                        args=[PREFIX, holder, now + self.policy.lease_ttl])
+                if taken:
+                    instance_id = taken.decode()
+                    return instance_id, self.node_of(self.instance(instance_id))
+                if now >= deadline:
+                    raise LeaseUnavailable(f"no {workload} GPU node became free before the job's deadline")
+                self.client.zadd(waiters, {holder: now + max(5.0, 10 * self.policy.poll)})
+                counts = self.counts(workload)
+                if counts["busy"] and not counts["launching"]:
+                    busy_seen_at = busy_seen_at or now
+                else:
+                    busy_seen_at = None
+                waiting_for_busy = busy_seen_at is not None and now - busy_seen_at < patience
+                reservation = None if waiting_for_busy else self._reserve_launch(workload, holder, now)
+                if reservation:
+                    return self._launch(workload, holder, reservation)
+                self.sleep(self.policy.poll)
+        finally:
+            self.client.zrem(waiters, holder)
+
+    def _reserve_launch(self, workload: str, holder: str, now: float) -> str | None:
+        reservation = f"launch-{uuid.uuid4()}"
+        allowed = self._reserve(keys=[f"{PREFIX}type:{workload}", f"{PREFIX}waiters:{workload}"],
+                                args=[PREFIX, reservation, now, self.policy.max_instances,
+                                      self.policy.backlog_per_launch, workload, holder])
+        return reservation if allowed else None
+
+    def _launch(self, workload: str, holder: str, reservation: str) -> tuple[str, Node]:
+        taken = {record["id"] for record in self.instances(workload)}
+        started = self.clock()
+        try:
+            instance = self.provider.launch(workload, expires_at=started + self.policy.lifetime, taken=taken)
+        except LaunchError as exc:
+            metrics.gpu_launch_failures.labels(workload).inc()
+            raise LeaseUnavailable(f"could not launch a {workload} GPU node: {exc}") from exc
+        finally:
+            self._forget(reservation, workload)
+        metrics.gpu_launches.labels(workload).inc()
+        self.add(instance, state="busy", holder=holder)
+        if not self._wait_ready(instance):
+            self.stop(instance.id, reason="never became healthy after launch")
+            metrics.gpu_launch_failures.labels(workload).inc()
+            raise LeaseUnavailable(f"the launched {workload} GPU node never answered its health check "
+                                   f"within {self.policy.ready_timeout:.0f} s")
+        log.info("launched %s instance %s in %.1f s", workload, instance.id, self.clock() - started)
+        return instance.id, instance.node
+
+    def _wait_ready(self, instance: Instance) -> bool:
+        """Poll the provider's health check until the new instance answers (``ready_timeout`` s)."""
+        if getattr(self.provider, "unlimited", False):
+            return True
+        give_up = self.clock() + self.policy.ready_timeout
+        while True:
+            try:
+                if self.provider.health(instance):
+                    return True
+            except Exception as exc:
+                log.debug("health of new instance %s: %s", instance.id, exc)
+            if self.clock() >= give_up:
+                return False
+            self.sleep(self.policy.ready_poll)
+
+    def add(self, instance: Instance, *, state: str, holder: str = "") -> None:
+        """Record ``instance`` in ``state`` (busy: leased by ``holder``)."""
+        now = self.clock()
+        key = f"{PREFIX}inst:{instance.id}"
+        with self.client.pipeline() as pipe:
+            pipe.hset(key, mapping={
+                "id": instance.id, "workload": instance.workload, "provider": self.provider.name,
+                "state": state, "node": _node_to_json(instance.node), "launched_at": instance.launched_at,
+                "expires_at": instance.expires_at or "", "idle_since": now, "holder": holder,
+                "lease_expiry": now + self.policy.lease_ttl if holder else "",
+            })
+            pipe.sadd(f"{PREFIX}type:{instance.workload}", instance.id)
+            pipe.execute()
+
+    def renew(self, instance_id: str, holder: str) -> bool:
+        """Extend ``holder``'s lease by ``lease_ttl``; False when it is no longer the holder."""
+        record = self.instance(instance_id)
+        if not record or record.get("holder") != holder or record["state"] not in ("busy", "draining"):
+            return False
+        self.client.hset(f"{PREFIX}inst:{instance_id}", "lease_expiry", self.clock() + self.policy.lease_ttl)
+        return True
+
+    def release(self, instance_id: str, holder: str, *, healthy: bool) -> None:
+        """End ``holder``'s lease: healthy -> idle for the next job; unhealthy or draining -> stopped."""
+        record = self.instance(instance_id)
+        if not record or record.get("holder") != holder:
+            return
+        if healthy and self._move_state(instance_id, ["busy"], "idle", holder="", lease_expiry="",
+                                        idle_since=self.clock()):
+            return
+        self.stop(instance_id, reason="unhealthy after a job" if not healthy else "draining")
+
+    def _move_state(self, instance_id: str, from_states: list[str], to_state: str, **fields) -> bool:
+        flat = [item for pair in fields.items() for item in pair]
+        return bool(self._move(keys=[f"{PREFIX}inst:{instance_id}"], args=[json.dumps(from_states), to_state, *flat]))
+
+    def drain(self, instance_id: str, from_states=("idle",)) -> bool:
+        """Mark an instance draining (only from ``from_states``); True when marked."""
+        return self._move_state(instance_id, list(from_states), "draining")
+
+    def stop(self, instance_id: str, reason: str) -> None:
+        """Stop the instance at the provider, account its GPU-seconds and forget it."""
+        record = self.instance(instance_id)
+        if record is None:
+            return
+        self._move_state(instance_id, list(STATES), "draining")
+        try:
+            self.provider.stop(instance_id)
+        except Exception as exc:  # the reconcile pass retries instances the provider still runs
+            log.warning("stopping %s failed (%s); reconcile will retry", instance_id, exc)
+        launched = float(record.get("launched_at") or self.clock())
+        metrics.gpu_billed_seconds.labels(record["workload"]).inc(max(0.0, self.clock() - launched))
+        self._forget(instance_id, record["workload"])
+        log.info("stopped %s instance %s: %s", record["workload"], instance_id, reason)
+
+    def _forget(self, instance_id: str, workload: str) -> None:
+        with self.client.pipeline() as pipe:
+            pipe.delete(f"{PREFIX}inst:{instance_id}")
+            pipe.srem(f"{PREFIX}type:{workload}", instance_id)
+            pipe.execute()

@@ -1,0 +1,1 @@
+"""GPU providers: where leased GPU nodes come from (``comput3``, ``static``, ``local``)."""
