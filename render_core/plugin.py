@@ -16,6 +16,7 @@ A plugin is an installable package with an entry point in the group
 
 from .context import Node, TaskContext
 from .errors import JobError, NodeError
+from .gradio_call import call_gradio
 from .hookspecs import hookimpl
 from .schema import Boolean, Field, Integer, Number, Problem, Schema, String, StringList, Url
 from .task import FileOutput, Output, Task, TextOutput
@@ -23,5 +24,5 @@ from .task import FileOutput, Output, Task, TextOutput
 __all__ = [
     "Boolean", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeError", "Number",
     "Output", "Problem", "Schema", "String", "StringList", "Task", "TaskContext", "TextOutput",
-    "Url", "hookimpl",
+    "Url", "call_gradio", "hookimpl",
 ]
