@@ -38,7 +38,8 @@ return 0
 
 @dataclass(frozen=True)
 class MonitorPolicy:
-    """Times in seconds; ``reconcile_every``: passes between reconciles (the first pass always does)."""
+    """Times in seconds; ``reconcile_every``: passes between reconciles (the first pass always does);
+    ``young_grace``: a new instance the provider does not list yet is not forgotten before this age."""
 
     interval: float = 15.0
     idle_timeout: float = 300.0
@@ -48,6 +49,7 @@ class MonitorPolicy:
     retry_delay: float = 2.0
     launch_stale_after: float = 900.0
     reconcile_every: int = 4
+    young_grace: float = 120.0
 
 
 class Monitor:
@@ -165,8 +167,10 @@ class Monitor:
             return
         running = {instance.id: instance for instance in self.pool.provider.list_running()}
         known = {record["id"]: record for record in self.pool.instances()}
+        now = self.pool.clock()
+        adopt = not getattr(self.pool.provider, "always_running", False)
         for instance_id, instance in running.items():
-            if instance_id in known:
+            if instance_id in known or not adopt:
                 continue
             if instance.node.base_url:
                 log.warning("adopting untracked %s instance %s", instance.workload, instance_id)
@@ -175,7 +179,8 @@ class Monitor:
                 log.warning("stopping untracked instance %s (no node address)", instance_id)
                 self.pool.provider.stop(instance_id)
         for instance_id, record in known.items():
-            if record["state"] != "launching" and instance_id not in running:
+            young = now - float(record.get("launched_at") or now) < self.policy.young_grace
+            if record["state"] != "launching" and not young and instance_id not in running:
                 log.warning("instance %s is gone at the provider; forgetting it", instance_id)
                 self.pool.stop(instance_id, reason="gone at the provider")
 

@@ -211,7 +211,7 @@ class GpuPool:
         return reservation if allowed else None
 
     def _launch(self, workload: str, holder: str, reservation: str) -> tuple[str, Node]:
-        taken = {record["id"] for record in self.instances(workload)}
+        taken = {record["id"] for record in self.instances()}
         started = self.clock()
         try:
             instance = self.provider.launch(workload, expires_at=started + self.policy.lifetime, taken=taken)

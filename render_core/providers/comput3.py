@@ -320,8 +320,6 @@ def _unix_time(value) -> float | None:
     """Unix seconds from a number or an ISO 8601 string; None when absent or unreadable."""
     if value is None or value == "":
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
         return float(value)
     except (TypeError, ValueError):

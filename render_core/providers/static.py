@@ -67,6 +67,8 @@ class StaticProvider:
 
     name = "static"
     unlimited = False
+    #: The nodes run whether leased or not: reconcile never adopts them as pool instances.
+    always_running = True
 
     def __init__(self, nodes: list[StaticNode | str], key: str = "", *, health_timeout: float = 5.0,
                  workload: str = DEFAULT_WORKLOAD, clock: Callable[[], float] = time.time):

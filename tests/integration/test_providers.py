@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 from render_core.devservices import free_port
 from render_core.http import Timeouts
@@ -24,7 +25,10 @@ QUICK = Timeouts(connect=2.0, read=5.0)
 
 @pytest.fixture
 def fake(request):
-    """A running fake; a test may pass FakeComput3 options with ``@pytest.mark.parametrize("fake", [{...}], indirect=True)``."""
+    """A running fake; FakeComput3 options come from ``parametrize("fake", [{...}], indirect=True)``.
+
+    Fails the test when it leaves instances running (after stopping them).
+    """
     options = getattr(request, "param", {})
     with FakeComput3(KEY, **options) as server:
         yield server
@@ -221,6 +225,14 @@ def test_health_relies_on_the_node_while_the_api_is_down(fake):
     fake.kill(instance.id, still_listed=True)
     assert not api_down.health(instance)
     make_provider(fake).stop(instance.id)
+
+
+def test_fake_serves_balance_and_types_to_the_right_key_only(fake):
+    assert requests.get(fake.api_url + "/types", headers={"X-C3-API-KEY": KEY}, timeout=5).json() == [
+        "media:fast", "ollama_webui:fast"]
+    assert requests.get(fake.api_url + "/balance", headers={"X-C3-API-KEY": KEY}, timeout=5).json() == {
+        "balance": 100.0}
+    assert requests.get(fake.api_url + "/balance", timeout=5).status_code == 401
 
 
 # --------------------------------------------------------------------------- static and local
