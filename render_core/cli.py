@@ -68,10 +68,12 @@ def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
     registry = load_registry()
     infos = registry.plugins()
     if args.json:
-        print(json.dumps([{"name": i.name, "version": i.version, "tasks": list(i.tasks)} for i in infos], indent=2))
+        print(json.dumps([{"name": i.name, "version": i.version, "tasks": list(i.tasks),
+                           "providers": list(i.providers)} for i in infos], indent=2))
     else:
         for info in infos:
-            print(f"{info.name} {info.version or '-'}: {', '.join(info.tasks) or '(no tasks)'}")
+            offers = [*(f"task {t}" for t in info.tasks), *(f"provider {p}" for p in info.providers)]
+            print(f"{info.name} {info.version or '-'}: {', '.join(offers) or '(nothing)'}")
     return 0
 
 

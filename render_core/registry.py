@@ -43,6 +43,7 @@ class PluginInfo:
     name: str
     version: str
     tasks: tuple[str, ...]
+    providers: tuple[str, ...] = ()
 
 
 class Registry:
@@ -62,8 +63,11 @@ class Registry:
                 self.tasks[task.name] = task
                 self._owners[task.name] = impl.plugin_name
         self.providers: dict = {}
+        self._provider_owners: dict[str, str] = {}
         for impl in reversed(manager.hook.c3_render_providers.get_hookimpls()):
-            self.providers.update(impl.function() or {})
+            for name, factory in (impl.function() or {}).items():
+                self.providers[name] = factory
+                self._provider_owners[name] = impl.plugin_name
 
     def get(self, name: str) -> Task | None:
         return self.tasks.get(name)
@@ -88,7 +92,8 @@ class Registry:
         for plugin in self.manager.get_plugins():
             name = self.manager.get_name(plugin)
             tasks = tuple(sorted(t for t, owner in self._owners.items() if owner == name))
-            infos.append(PluginInfo(name=name, version=versions.get(name, ""), tasks=tasks))
+            providers = tuple(sorted(p for p, owner in self._provider_owners.items() if owner == name))
+            infos.append(PluginInfo(name=name, version=versions.get(name, ""), tasks=tasks, providers=providers))
         return sorted(infos, key=lambda info: info.name)
 
 

@@ -1,0 +1,27 @@
+import json
+import subprocess
+import sys
+
+from render_core.cli import main
+
+
+def test_plugins_json_lists_every_plugin_with_version_tasks_and_providers(capsys):
+    assert main(["plugins", "--json"]) == 0
+    plugins = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert plugins["echo"] == {"name": "echo", "version": "1.2.3", "tasks": ["echo", "echo-file", "echo-gpu"],
+                               "providers": []}
+    assert plugins["csm"]["tasks"] == ["csm"]
+    assert plugins["c3_render.builtin_providers"]["providers"] == ["comput3", "local", "static"]
+
+
+def test_plugins_text_output(capsys):
+    main(["plugins"])
+    assert "whisper 0.1.0: task whisper" in capsys.readouterr().out
+
+
+def test_bad_setting_stops_start_up_with_the_variable_named():
+    result = subprocess.run([sys.executable, "-m", "render_core.cli", "api"], capture_output=True, text=True,
+                            env={"GPU_IDLE_TIMEOUT": "abc", "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert result.returncode == 2
+    assert "GPU_IDLE_TIMEOUT='abc' is not valid" in result.stderr
+    assert "Traceback" not in result.stderr
