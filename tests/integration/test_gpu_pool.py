@@ -185,3 +185,16 @@ def _kill_worker(process) -> None:
         except ProcessLookupError:
             pass
     process.wait()
+
+
+def test_cancelling_a_running_job_releases_its_lease(cluster_factory):
+    cluster = cluster_factory()
+    cluster.start_worker()
+    job_id = cluster.submit(seconds=30)
+    wait_for(lambda: cluster.runtime.jobs.status(job_id) == "running", message="the job to start")
+    assert cluster.runtime.finish(job_id, "cancelled", error="stop it")  # what POST /job/{id} does
+    pool = cluster.runtime.pool
+    wait_for(lambda: [r["state"] for r in pool.instances()] == ["idle"], timeout=10,
+             message="the lease to be released")
+    assert cluster.runtime.jobs.get(job_id).status == "cancelled"
+    assert cluster.fake.launch_calls == 1
