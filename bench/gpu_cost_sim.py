@@ -136,8 +136,8 @@ class JobFeed:
 def run_on_node(sim: SimTime, node: Node, job: TraceJob, renew=None, renew_every: float = 10.0) -> str:
     """Hold the node for the job's duration (simulated s), calling ``renew()`` every ``renew_every`` s.
 
-    Returns "" or an error: the node must answer its health check when the job starts
-    (a job sent to a node that is not up would fail).
+    Returns "" or an error: the node must answer its health check when the job starts and
+    when it ends (a real job submits to the node and fetches its result from it).
     """
     if not node_answers(node.base_url, node.headers, timeout=5.0):
         return "the node did not answer when the job started"
@@ -146,6 +146,8 @@ def run_on_node(sim: SimTime, node: Node, job: TraceJob, renew=None, renew_every
         sim.sleep(min(left, renew_every))
         if renew is not None and ends - sim.now() > 0:
             renew()
+    if not node_answers(node.base_url, node.headers, timeout=5.0):
+        return "the node stopped answering during the job"
     return ""
 
 

@@ -5,6 +5,7 @@ Keys (prefix ``c3render:gpu:``):
                        expires_at, idle_since, holder, lease_expiry
   ``type:<workload>``  set of instance ids
   ``waiters:<workload>`` sorted set of acquirers waiting now (score: expiry, unix s)
+  ``failed:<id>``      set for ``failed_cooldown`` s after an instance was given back broken
 
 States: ``launching`` (a placeholder while the provider starts it), ``idle``,
 ``busy`` (leased: ``holder`` renews ``lease_expiry``), ``draining`` (being stopped).
@@ -98,6 +99,8 @@ class PoolPolicy:
       poll: seconds between looks at the pool while waiting.
       ready_timeout: how long a new instance may take to pass its first health check.
       ready_poll: seconds between those health checks.
+      failed_cooldown: a node given back broken is handed out again only when no other is
+        free, for this long.
     """
 
     lease_ttl: float = 30.0
@@ -110,6 +113,7 @@ class PoolPolicy:
     poll: float = 0.25
     ready_timeout: float = 600.0
     ready_poll: float = 2.0
+    failed_cooldown: float = 120.0
 
 
 def _node_to_json(node: Node) -> str:
@@ -212,9 +216,16 @@ class GpuPool:
 
     def _launch(self, workload: str, holder: str, reservation: str) -> tuple[str, Node]:
         taken = {record["id"] for record in self.instances()}
+        failed = self.recently_failed() - taken
         started = self.clock()
+        expires_at = started + self.policy.lifetime
         try:
-            instance = self.provider.launch(workload, expires_at=started + self.policy.lifetime, taken=taken)
+            try:  # a node given back broken is the last choice (static providers hand out in order)
+                instance = self.provider.launch(workload, expires_at=expires_at, taken=taken | failed)
+            except LaunchError:
+                if not failed:
+                    raise
+                instance = self.provider.launch(workload, expires_at=expires_at, taken=taken)
         except LaunchError as exc:
             metrics.gpu_launch_failures.labels(workload).inc()
             raise LeaseUnavailable(f"could not launch a {workload} GPU node: {exc}") from exc
@@ -229,6 +240,11 @@ class GpuPool:
                                    f"within {self.policy.ready_timeout:.0f} s")
         log.info("launched %s instance %s in %.1f s", workload, instance.id, self.clock() - started)
         return instance.id, instance.node
+
+    def recently_failed(self) -> set[str]:
+        """Ids of instances given back broken within the last ``failed_cooldown`` seconds."""
+        prefix = f"{PREFIX}failed:"
+        return {key.decode()[len(prefix):] for key in self.client.scan_iter(prefix + "*")}
 
     def _wait_ready(self, instance: Instance) -> bool:
         """Poll the provider's health check until the new instance answers (``ready_timeout`` s)."""
@@ -275,6 +291,8 @@ class GpuPool:
         if healthy and self._move_state(instance_id, ["busy"], "idle", holder="", lease_expiry="",
                                         idle_since=self.clock()):
             return
+        if not healthy:
+            self.client.set(f"{PREFIX}failed:{instance_id}", 1, ex=int(self.policy.failed_cooldown))
         self.stop(instance_id, reason="unhealthy after a job" if not healthy else "draining")
 
     def _move_state(self, instance_id: str, from_states: list[str], to_state: str, **fields) -> bool:

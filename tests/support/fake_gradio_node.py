@@ -6,6 +6,9 @@ shapes), on 127.0.0.1 with uvicorn in a thread. Outputs are simple and determini
 CSM returns an MP3 tone lasting ``TONE_SECONDS_PER_SENTENCE`` per sentence; Whisper
 returns ``whisper_transcript`` (or ``"Error: ..."`` when ``whisper_error`` is set).
 
+``FakeGradioNode(vision=FakeVision(...))`` also serves that fake vision model at ``/vision/``
+(POST, e.g. ``/vision/api/generate``), like a node running an Ollama next to the apps.
+
 Knobs a test may set: ``whisper_transcript``, ``whisper_error``, ``csm_error`` (raised as a
 Gradio error), ``hang_seconds`` (both apps sleep in small steps before answering, until a
 cancel request arrives), ``proxy_error`` (every request answers 502, like a failing proxy).
@@ -30,7 +33,8 @@ import fastapi
 import gradio as gr
 import imageio_ffmpeg
 import uvicorn
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 API_KEY_HEADER = "X-C3-API-KEY"
 TONE_SECONDS_PER_SENTENCE = 0.3
@@ -99,8 +103,9 @@ async def _answer(send, status: int, body: bytes, content_type: bytes) -> None:
 class FakeGradioNode:
     """Start with ``with FakeGradioNode() as node:``; ``node.url`` is the node's base URL."""
 
-    def __init__(self, api_key: str = "test-node-key"):
+    def __init__(self, api_key: str = "test-node-key", vision=None):
         self.api_key = api_key
+        self.vision = vision  # a support.fake_vision.FakeVision served at /vision/, or None
         self.output_dir = Path(tempfile.mkdtemp(prefix="fake-gradio-node-"))
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -172,6 +177,14 @@ class FakeGradioNode:
         @app.get("/")
         def health():
             return PlainTextResponse("ok")
+
+        @app.post("/vision/{path:path}")
+        async def vision(path: str, request: fastapi.Request):
+            if self.vision is None:
+                return PlainTextResponse("this node runs no vision model", status_code=404)
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            status, payload = await run_in_threadpool(self.vision.reply, "/" + path, headers, await request.body())
+            return HTMLResponse(payload, status) if isinstance(payload, str) else JSONResponse(payload, status)
 
         app = gr.mount_gradio_app(app, self._csm_blocks(), path="/csm")
         app = gr.mount_gradio_app(app, self._whisper_blocks(), path="/whisper")
