@@ -46,7 +46,7 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Dramatiq workers on the task and webhook queues (extra arguments go to dramatiq)."""
     settings = _settings_or_exit()
     os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_idle_poll_ms))
-    os.environ.setdefault("dramatiq_queue_prefetch", "1")
+    os.environ.setdefault("dramatiq_queue_prefetch", str(args.threads))  # one message per thread, no hoarding
     os.environ["WORKER_THREADS"] = str(args.threads)
     _use_multiprocess_metrics("worker")
     from dramatiq.cli import main as dramatiq_main, make_argument_parser

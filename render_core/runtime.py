@@ -68,6 +68,7 @@ class Runtime:
         s = self.settings
         policy = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
                             pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
+                            backlog_per_launch=s.gpu_launch_backlog,
                             lifetime=s.gpu_max_lifetime, ready_timeout=s.gpu_ready_timeout,
                             ready_poll=s.health_retry_delay)
         return GpuPool(self.redis, provider, policy)
@@ -79,7 +80,8 @@ class Runtime:
         s = self.settings
         policy = MonitorPolicy(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout,
                                lifetime=s.gpu_max_lifetime, refresh_margin=s.gpu_refresh_margin,
-                               tries=s.health_tries, retry_delay=s.health_retry_delay)
+                               tries=s.health_tries, retry_delay=s.health_retry_delay,
+                               warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout)
         workloads = sorted({t.workload for t in self.registry.tasks.values() if t.workload})
         return Monitor(self.redis, self.pool, policy, workloads=workloads)
 

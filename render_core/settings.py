@@ -100,6 +100,9 @@ class Settings:
     health_timeout: float = 5.0
     lease_ttl: float = 30.0
     gpu_ready_timeout: float = 600.0
+    gpu_warm_instances: int = 1
+    gpu_surplus_idle_timeout: float = 60.0
+    gpu_launch_backlog: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -198,4 +201,7 @@ _SOURCES: dict[str, Source] = {
     "health_timeout": (("HEALTH_TIMEOUT",), _decimal, _positive),
     "lease_ttl": (("LEASE_TTL",), _decimal, _positive),
     "gpu_ready_timeout": (("GPU_READY_TIMEOUT",), _decimal, _positive),
+    "gpu_warm_instances": (("GPU_WARM_INSTANCES",), _integer, _non_negative),
+    "gpu_surplus_idle_timeout": (("GPU_SURPLUS_IDLE_TIMEOUT",), _decimal, _non_negative),
+    "gpu_launch_backlog": (("GPU_LAUNCH_BACKLOG",), _integer, _positive),
 }

@@ -2,7 +2,8 @@
 
 Every ``interval`` seconds the leader health-checks every instance (``tries``
 attempts ``retry_delay`` s apart), stops instances idle longer than
-``idle_timeout`` or past their lifetime, reclaims leases whose holder stopped
+``idle_timeout`` (``surplus_idle_timeout`` beyond the ``warm_instances`` most recently
+used of a type) or past their lifetime, reclaims leases whose holder stopped
 renewing, and reconciles the pool with the provider's own list: an instance the
 provider runs but the pool does not know is adopted (or stopped), never left
 billing. Leadership is a Redis key with an expiry that the leader renews; when
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import redis
 
 from .. import metrics
-from .pool import PREFIX, STATES, GpuPool
+from .pool import PREFIX, RESERVATION, STATES, GpuPool
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ return 0
 @dataclass(frozen=True)
 class MonitorPolicy:
     """Times in seconds; ``reconcile_every``: passes between reconciles (the first pass always does);
-    ``young_grace``: a new instance the provider does not list yet is not forgotten before this age."""
+    ``young_grace``: a new instance the provider does not list yet is not forgotten before this age;
+    ``warm_instances`` idle instances per workload are kept for ``idle_timeout``, the others only
+    for ``surplus_idle_timeout``."""
 
     interval: float = 15.0
     idle_timeout: float = 300.0
@@ -50,6 +53,8 @@ class MonitorPolicy:
     launch_stale_after: float = 900.0
     reconcile_every: int = 4
     young_grace: float = 120.0
+    warm_instances: int = 1
+    surplus_idle_timeout: float = 60.0
 
 
 class Monitor:
@@ -103,17 +108,34 @@ class Monitor:
     def run_once(self, *, reconcile: bool = True) -> None:
         """One pass: reclaim leases, drop stale launches, health, idle and lifetime, reconcile, gauges."""
         now = self.pool.clock()
-        for record in self.pool.instances():
-            self._check(record, now)
+        records = self.pool.instances()
+        warm = self._warm_ids(records)
+        for record in records:
+            self._check(record, now, warm)
         if reconcile:
             self.reconcile()
         self.publish_gauges()
 
-    def _check(self, record: dict, now: float) -> None:
+    def _warm_ids(self, records: list[dict]) -> set[str]:
+        """Per workload, the ``warm_instances`` most recently used idle instances (kept for idle_timeout)."""
+        warm: set[str] = set()
+        by_workload: dict[str, list[dict]] = {}
+        for record in records:
+            if record["state"] == "idle":
+                by_workload.setdefault(record["workload"], []).append(record)
+        for idle in by_workload.values():
+            idle.sort(key=lambda r: float(r.get("idle_since") or 0), reverse=True)
+            warm.update(r["id"] for r in idle[:self.policy.warm_instances])
+        return warm
+
+    def _check(self, record: dict, now: float, warm: set[str] = frozenset()) -> None:
         instance_id, state = record["id"], record["state"]
         if state == "launching":
             if now - float(record.get("launched_at") or now) > self.policy.launch_stale_after:
-                self.pool._forget(instance_id, record["workload"])
+                if instance_id.startswith(RESERVATION):
+                    self.pool._forget(instance_id, record["workload"])
+                else:
+                    self.pool.stop(instance_id, reason="its launcher never finished starting it")
             return
         if state == "draining":
             if not record.get("holder") or _expired(record, now):
@@ -131,7 +153,8 @@ class Monitor:
             return
         if state == "idle":
             idle_for = now - float(record.get("idle_since") or now)
-            if idle_for > self.policy.idle_timeout and self.pool.drain(instance_id):
+            limit = self.policy.idle_timeout if instance_id in warm else self.policy.surplus_idle_timeout
+            if idle_for > limit and self.pool.drain(instance_id):
                 self.pool.stop(instance_id, reason=f"idle for {idle_for:.0f} s")
             elif self._too_old(record, now) and self.pool.drain(instance_id):
                 self.pool.stop(instance_id, reason="reached its lifetime")
@@ -170,8 +193,8 @@ class Monitor:
         now = self.pool.clock()
         adopt = not getattr(self.pool.provider, "always_running", False)
         for instance_id, instance in running.items():
-            if instance_id in known or not adopt:
-                continue
+            if instance_id in known or not adopt or now - instance.launched_at < self.policy.young_grace:
+                continue  # young ones may be between their launch call and the pool record
             if instance.node.base_url:
                 log.warning("adopting untracked %s instance %s", instance.workload, instance_id)
                 self.pool.add(instance, state="idle")

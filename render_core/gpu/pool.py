@@ -7,7 +7,8 @@ Keys (prefix ``c3render:gpu:``):
   ``waiters:<workload>`` sorted set of acquirers waiting now (score: expiry, unix s)
   ``failed:<id>``      set for ``failed_cooldown`` s after an instance was given back broken
 
-States: ``launching`` (a placeholder while the provider starts it), ``idle``,
+States: ``launching`` (a placeholder while the provider call runs, then the real instance
+until its first health check passes), ``idle``,
 ``busy`` (leased: ``holder`` renews ``lease_expiry``), ``draining`` (being stopped).
 Every state change is a Lua script, so two workers never take the same instance
 and at most the allowed number of launches run at once.
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "c3render:gpu:"
 STATES = ("launching", "idle", "busy", "draining")
+#: Id prefix of the placeholder that holds a launch slot while the provider call runs.
+RESERVATION = "launch-"
 
 #: Take the first idle instance of a type. KEYS[1] type set; ARGV prefix, holder, lease_expiry.
 _TAKE_IDLE = """
@@ -46,7 +49,8 @@ return false
 """
 
 #: Reserve a launch when the policy allows it. KEYS[1] type set, KEYS[2] waiters zset;
-#: ARGV prefix, reservation id, now, max instances, backlog per extra launch, workload, holder.
+#: ARGV prefix, reservation id, now, max instances, backlog per extra launch, workload, holder,
+#: jobs still queued in the broker (added to the waiters as demand).
 _RESERVE_LAUNCH = """
 local total, launching = 0, 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -56,7 +60,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     if state == 'launching' then launching = launching + 1 end
   end
 end
-local waiters = redis.call('ZCOUNT', KEYS[2], ARGV[3], '+inf')
+local waiters = redis.call('ZCOUNT', KEYS[2], ARGV[3], '+inf') + tonumber(ARGV[8])
 if total >= tonumber(ARGV[4]) then return 0 end
 if launching > 0 and (waiters - launching) < tonumber(ARGV[5]) then return 0 end
 redis.call('HSET', ARGV[1] .. 'inst:' .. ARGV[2], 'id', ARGV[2], 'workload', ARGV[6], 'state', 'launching',
@@ -94,7 +98,8 @@ class PoolPolicy:
       pre_launch_wait: wait this long for a busy instance to free before launching.
       pre_launch_wait_max: the wait for a job with more than ``patient_slack`` s to spare.
       max_instances: instances per workload type, launching ones included.
-      backlog_per_launch: waiters beyond those covered before a parallel launch starts.
+      backlog_per_launch: demand (waiting acquirers + queued jobs) beyond the launches in flight
+        that starts another launch in parallel.
       lifetime: instances are replaced after this long (provider ``expires`` = launch + lifetime).
       poll: seconds between looks at the pool while waiting.
       ready_timeout: how long a new instance may take to pass its first health check.
@@ -108,7 +113,7 @@ class PoolPolicy:
     pre_launch_wait_max: float = 30.0
     patient_slack: float = 600.0
     max_instances: int = 2
-    backlog_per_launch: int = 4
+    backlog_per_launch: int = 2
     lifetime: float = 7200.0
     poll: float = 0.25
     ready_timeout: float = 600.0
@@ -171,11 +176,14 @@ class GpuPool:
 
     # -- leasing -------------------------------------------------------------------------
 
-    def acquire(self, workload: str, holder: str, deadline: float) -> tuple[str, Node]:
+    def acquire(self, workload: str, holder: str, deadline: float,
+                queued: Callable[[], int] = lambda: 0) -> tuple[str, Node]:
         """Lease an instance of ``workload`` for ``holder`` before ``deadline`` (unix s).
 
         Takes an idle instance; else waits while a launch in flight covers the demand
         or (up to the pre-launch wait) while busy instances may free; else launches.
+        ``queued()`` counts jobs still waiting in the broker for this workload: with the
+        waiting acquirers it is the demand that may justify a parallel launch.
         Raises LeaseUnavailable at the deadline or when the launch failed.
         """
         waiters = f"{PREFIX}waiters:{workload}"
@@ -200,18 +208,18 @@ class GpuPool:
                 else:
                     busy_seen_at = None
                 waiting_for_busy = busy_seen_at is not None and now - busy_seen_at < patience
-                reservation = None if waiting_for_busy else self._reserve_launch(workload, holder, now)
+                reservation = None if waiting_for_busy else self._reserve_launch(workload, holder, now, queued())
                 if reservation:
                     return self._launch(workload, holder, reservation)
                 self.sleep(self.policy.poll)
         finally:
             self.client.zrem(waiters, holder)
 
-    def _reserve_launch(self, workload: str, holder: str, now: float) -> str | None:
-        reservation = f"launch-{uuid.uuid4()}"
+    def _reserve_launch(self, workload: str, holder: str, now: float, queued: int) -> str | None:
+        reservation = f"{RESERVATION}{uuid.uuid4()}"
         allowed = self._reserve(keys=[f"{PREFIX}type:{workload}", f"{PREFIX}waiters:{workload}"],
                                 args=[PREFIX, reservation, now, self.policy.max_instances,
-                                      self.policy.backlog_per_launch, workload, holder])
+                                      self.policy.backlog_per_launch, workload, holder, queued])
         return reservation if allowed else None
 
     def _launch(self, workload: str, holder: str, reservation: str) -> tuple[str, Node]:
@@ -232,12 +240,15 @@ class GpuPool:
         finally:
             self._forget(reservation, workload)
         metrics.gpu_launches.labels(workload).inc()
-        self.add(instance, state="busy", holder=holder)
+        self.add(instance, state="launching", holder=holder)  # covers the demand until it answers
         if not self._wait_ready(instance):
             self.stop(instance.id, reason="never became healthy after launch")
             metrics.gpu_launch_failures.labels(workload).inc()
             raise LeaseUnavailable(f"the launched {workload} GPU node never answered its health check "
                                    f"within {self.policy.ready_timeout:.0f} s")
+        if not self._move_state(instance.id, ["launching"], "busy", holder=holder,
+                                lease_expiry=self.clock() + self.policy.lease_ttl):
+            raise LeaseUnavailable(f"the launched {workload} GPU node was stopped while it started")
         log.info("launched %s instance %s in %.1f s", workload, instance.id, self.clock() - started)
         return instance.id, instance.node
 
@@ -252,6 +263,9 @@ class GpuPool:
             return True
         give_up = self.clock() + self.policy.ready_timeout
         while True:
+            record = self.instance(instance.id)
+            if record is None or record["state"] != "launching":
+                return False  # stopped meanwhile (reconcile, teardown)
             try:
                 if self.provider.health(instance):
                     return True
@@ -270,7 +284,7 @@ class GpuPool:
                 "id": instance.id, "workload": instance.workload, "provider": self.provider.name,
                 "state": state, "node": _node_to_json(instance.node), "launched_at": instance.launched_at,
                 "expires_at": instance.expires_at or "", "idle_since": now, "holder": holder,
-                "lease_expiry": now + self.policy.lease_ttl if holder else "",
+                "lease_expiry": now + self.policy.lease_ttl if holder and state == "busy" else "",
             })
             pipe.sadd(f"{PREFIX}type:{instance.workload}", instance.id)
             pipe.execute()

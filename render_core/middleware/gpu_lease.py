@@ -20,6 +20,7 @@ from dramatiq.middleware import SkipMessage
 
 from .. import metrics
 from .. import status as st
+from ..broker import NAMESPACE
 from ..context import Node
 from ..gpu.pool import GpuPool, LeaseUnavailable
 from .deadline import RUN_JOB, time_limit_ms
@@ -98,7 +99,9 @@ class GpuLease(Middleware):
         holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{job_id}"
         started = time.monotonic()
         try:
-            instance_id, node = self.pool.acquire(task.workload, holder, deadline=job.complete_by)
+            instance_id, node = self.pool.acquire(
+                task.workload, holder, deadline=job.complete_by,
+                queued=lambda: self.jobs.client.llen(f"{NAMESPACE}:{task.queue}"))
         except LeaseUnavailable as exc:
             timed_out = time.time() >= job.complete_by
             self.finish(job_id, st.TIMED_OUT if timed_out else st.FAILED, error=str(exc))

@@ -198,3 +198,24 @@ def test_cancelling_a_running_job_releases_its_lease(cluster_factory):
              message="the lease to be released")
     assert cluster.runtime.jobs.get(job_id).status == "cancelled"
     assert cluster.fake.launch_calls == 1
+
+
+def test_instance_slower_to_start_than_a_lease_is_not_reclaimed(cluster_factory):
+    cluster = cluster_factory(LEASE_TTL=1, GPU_READY_TIMEOUT=30, HEALTH_RETRY_DELAY=0.2)
+    cluster.fake.launch_delay = 4  # the node answers 503 for 4 s, longer than 3 monitor passes and a lease
+    cluster.start_worker()
+    job = cluster.wait(cluster.submit(seconds=0.5))
+    assert job.status == "success", (job.error, cluster.logs())
+    assert cluster.fake.launch_calls == 1
+
+
+def test_surplus_idle_instances_stop_before_the_warm_one(cluster_factory):
+    cluster = cluster_factory(GPU_SURPLUS_IDLE_TIMEOUT=1, GPU_IDLE_TIMEOUT=300, PRE_LAUNCH_TIMEOUT=0,
+                              PRE_LAUNCH_TIMEOUT_MAX=0, GPU_LAUNCH_BACKLOG=1)
+    cluster.start_worker()
+    jobs = [cluster.submit(seconds=2), cluster.submit(seconds=2)]
+    assert [cluster.wait(job_id).status for job_id in jobs] == ["success", "success"]
+    assert cluster.fake.launch_calls == 2
+    wait_for(lambda: len(cluster.fake.running()) == 1, timeout=20, message="the surplus instance to stop")
+    time.sleep(2)
+    assert len(cluster.fake.running()) == 1, "the warm instance must stay for GPU_IDLE_TIMEOUT"
