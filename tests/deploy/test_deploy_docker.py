@@ -11,7 +11,6 @@ from __future__ import annotations
 import configparser
 import re
 import shlex
-from pathlib import Path
 
 from deploy_support import DEPLOY_DIR, REPO_ROOT
 
