@@ -51,20 +51,25 @@ def run_job(runtime: "Runtime", job_id: str) -> None:
     applied, _ = runtime.jobs.transition(job_id, st.RUNNING, started_at=started_at, attempts=job.attempts + 1)
     if not applied:
         return
-    work_dir = runtime.settings.output_dir / job_id
+    try:
+        _run_and_finish(runtime, task, job, started_at)
+    except TimeLimitExceeded:  # the time limit fired outside the task (cleanup, upload bookkeeping)
+        runtime.finish(job_id, st.TIMED_OUT, error="the job exceeded its time limit")
+
+
+def _run_and_finish(runtime: "Runtime", task, job, started_at: float) -> None:
+    work_dir = runtime.settings.output_dir / job.id
     work_dir.mkdir(parents=True, exist_ok=True)
     ctx = _context(runtime, job, task.name, work_dir, job.deadline(started_at))
     try:
-        outcome = _run_task(runtime, task, ctx, job.params)
+        status, fields = _run_task(runtime, task, ctx, job.params)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    status, fields = outcome
     if status == RETRY:
-        _retry_on_fresh_node(runtime, task, job_id, fields["error"])
-        return
-    if not runtime.finish(job_id, status, **fields):
-        log.info("job %s ended %s but its status had already been set to %s", job_id, status,
-                 runtime.jobs.status(job_id))
+        _retry_on_fresh_node(runtime, task, job.id, fields["error"])
+    elif not runtime.finish(job.id, status, **fields):
+        log.info("job %s ended %s but its status had already been set to %s", job.id, status,
+                 runtime.jobs.status(job.id))
 
 
 def _run_task(runtime: "Runtime", task, ctx: TaskContext, params: dict) -> tuple[str, dict]:
@@ -102,7 +107,8 @@ def _run_task(runtime: "Runtime", task, ctx: TaskContext, params: dict) -> tuple
 
 def _retry_on_fresh_node(runtime: "Runtime", task, job_id: str, error: str) -> None:
     """Put the job back in its queue; the lease middleware stops the failed node after this returns."""
-    applied, _ = runtime.jobs.transition(job_id, st.QUEUED, progress_message=f"retrying after a node failure: {error}")
+    applied, _ = runtime.jobs.transition(job_id, st.QUEUED,
+                                         progress_message=f"retrying after a node failure: {error}")
     if applied:
         log.warning("job %s: GPU node failed (%s); retrying on a fresh node", job_id, error)
         runtime.requeue(task, job_id)
