@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from c3_render_whisper import engine as stt
+from machine import cpu_model
 
 REPO = Path(__file__).resolve().parent.parent
 PASSAGE = (
@@ -46,18 +47,8 @@ def load_test_helpers():
     return module
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def print_machine(settings: stt.EngineSettings) -> None:
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
     print("packages: " + ", ".join(f"{name}=={metadata.version(name)}" for name in PACKAGES))
     model_bytes = sum(f.stat().st_size for f in settings.model.path.iterdir() if f.is_file())
     print(

@@ -9,13 +9,13 @@ other work on the machine skews the figures.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine_info
 
 try:
     from c3_render_csm import engine as tts
@@ -30,21 +30,6 @@ PARAGRAPH = [
     "The manager asked everyone to stay for a short meeting to discuss what had gone right.",
     "After an hour of lively debate, they agreed to repeat the campaign in the spring.",
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> str:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"nproc={usable} cpu={cpu_model()!r} python={platform.python_version()} os={platform.platform()}"
 
 
 def bench_engine(engine_name: str, repeat: int, workdir: Path) -> None:
