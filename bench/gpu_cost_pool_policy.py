@@ -1,16 +1,20 @@
 """Policy A of the GPU cost simulation: worker threads leasing from ONE shared GpuPool.
 
-Real Redis, the real GpuPool and Monitor, the real Comput3Provider against a
-FakeComput3 whose clock runs ``speed`` times faster than real time. The pool gets
-the fake's clock and a scaled sleep, so every PoolPolicy time is in simulated s.
-The Monitor waits between passes and between health tries with real
-``threading.Event.wait``/``time.sleep``, so ITS ``interval`` and ``retry_delay``
-are divided by ``speed``; its other times (idle timeout, lifetime, grace) are
-compared with the pool's clock and stay in simulated s.
+Real Redis, the shipped GpuPool and Monitor, the real Comput3Provider against a
+FakeComput3 whose clock runs ``speed`` times faster than real time. Both policies
+are built from ``Settings`` exactly as ``render_core.runtime`` builds them
+(:func:`service_policies`). The pool gets the fake's clock and a scaled sleep, so
+every PoolPolicy time is in simulated s. The Monitor waits between passes and
+between health tries with real ``threading.Event.wait``/``time.sleep``, so ITS
+``interval`` and ``retry_delay`` are divided by ``speed``; its other times (idle
+timeouts, lifetime, grace) are compared with the pool's clock and stay in simulated s.
+Workers pass the number of jobs still in the shared queue as ``acquire(queued=...)``,
+as the service passes its broker queue length.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -19,15 +23,53 @@ import redis
 
 from render_core.gpu.monitor import Monitor, MonitorPolicy
 from render_core.gpu.pool import GpuPool, LeaseUnavailable, PoolPolicy
+from render_core.settings import Settings
 
 from gpu_cost_sim import (CLOSED, WORKLOAD, JobFeed, PeakGauge, PolicyResult, SimTime, comput3_provider,
                           run_on_node, stop_leftovers, summarize)
 from gpu_cost_trace import TraceJob
 
+#: The bench's own log lines (the LogTally listens here and on render_core).
+witness_log = logging.getLogger("gpu_cost.witness")
+
+
+class LaunchWitness:
+    """Wraps the provider; logs what the pool's Redis records show when a launch call starts.
+
+    Observation only: every other attribute goes to the wrapped provider unchanged. Shows
+    whether a launch was reserved while the pool already held ``max_instances`` records.
+    """
+
+    def __init__(self, provider, pool_records):
+        self._provider = provider
+        self._pool_records = pool_records
+
+    def __getattr__(self, name):
+        return getattr(self._provider, name)
+
+    def launch(self, workload: str, **kwargs):
+        records = self._pool_records(workload)
+        shown = ", ".join(sorted(f"{r['id'][:15]}={r['state']}" for r in records))
+        witness_log.info("launch call: the pool holds %d %s record(s): %s", len(records), workload, shown)
+        return self._provider.launch(workload, **kwargs)
+
+
+def service_policies(settings: Settings) -> tuple[PoolPolicy, MonitorPolicy]:
+    """The pool and monitor policies the service builds from ``settings`` (mirrors render_core.runtime)."""
+    s = settings
+    pool = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
+                      pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
+                      backlog_per_launch=s.gpu_launch_backlog, lifetime=s.gpu_max_lifetime,
+                      ready_timeout=s.gpu_ready_timeout, ready_poll=s.health_retry_delay)
+    monitor = MonitorPolicy(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout,
+                            lifetime=s.gpu_max_lifetime, refresh_margin=s.gpu_refresh_margin,
+                            tries=s.health_tries, retry_delay=s.health_retry_delay,
+                            warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout)
+    return pool, monitor
+
 
 def run_pool_policy(name: str, fake, trace: list[TraceJob], client: redis.Redis, *, speed: float, workers: int,
-                    pool_policy: PoolPolicy, monitor_policy: MonitorPolicy, deadline_slack: float,
-                    pool_class: type[GpuPool] = GpuPool) -> PolicyResult:
+                    pool_policy: PoolPolicy, monitor_policy: MonitorPolicy, deadline_slack: float) -> PolicyResult:
     """Play ``trace`` through ``workers`` threads sharing one pool; returns the figures.
 
     ``monitor_policy`` is in simulated s (scaled here); ``deadline_slack``: s from submit to
@@ -37,7 +79,8 @@ def run_pool_policy(name: str, fake, trace: list[TraceJob], client: redis.Redis,
     client.flushdb()
     sim = SimTime(fake, speed)
     provider = comput3_provider(fake, sim)
-    pool = pool_class(client, provider, pool_policy, clock=sim.now, sleep=sim.sleep)
+    pool = GpuPool(client, provider, pool_policy, clock=sim.now, sleep=sim.sleep)
+    pool.provider = LaunchWitness(provider, pool.instances)
     monitor = Monitor(client, pool, replace(monitor_policy, interval=monitor_policy.interval / speed,
                                             retry_delay=monitor_policy.retry_delay / speed), workloads=[WORKLOAD])
     feed = JobFeed(sim, trace)
@@ -69,7 +112,7 @@ def _worker(index: int, feed: JobFeed, pool: GpuPool, sim: SimTime, deadline_sla
         holder = f"bench-worker-{index}:{job.id}"
         deadline = feed.outcomes[job.id].submitted + deadline_slack
         try:
-            instance_id, node = pool.acquire(WORKLOAD, holder, deadline=deadline)
+            instance_id, node = pool.acquire(WORKLOAD, holder, deadline=deadline, queued=feed.queued)
         except LeaseUnavailable as exc:
             feed.finish(job, error=f"lease: {exc}")
             continue

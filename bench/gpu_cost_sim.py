@@ -119,6 +119,11 @@ class JobFeed:
                     self._waiting_owners -= 1
                     self._cond.notify_all()
 
+    def queued(self) -> int:
+        """Jobs in the queue that no worker has taken yet (the service's broker queue length)."""
+        with self._cond:
+            return len(self._jobs)
+
     def leased(self, job: TraceJob) -> None:
         """The job got its GPU node now."""
         with self._cond:
@@ -176,7 +181,9 @@ class PolicyResult:
     real_seconds: float
     cpu_seconds: float
     max_release_lag: float
+    work: float = 0.0  # s the succeeded jobs held a GPU (their durations)
     notes: dict = field(default_factory=dict)
+    failures: list[tuple[float, str, str]] = field(default_factory=list)  # (s since start, job id, error)
 
     @property
     def per_job(self) -> float:
@@ -184,22 +191,34 @@ class PolicyResult:
 
 
 class LogTally(logging.Handler):
-    """Counts pool/monitor log lines by message shape (numbers and ids blanked)."""
+    """Counts render_core log lines by message shape (numbers and ids blanked) and keeps
+    every line it sees with its simulated time (s since :meth:`reset`) for timelines."""
 
     _ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f-]{27,}\b|\b\d+(\.\d+)?\b|node-[0-9a-f]{8}")
 
     def __init__(self):
         super().__init__(logging.INFO)
         self.counts: collections.Counter = collections.Counter()
+        self.events: list[tuple[float, str, str]] = []  # (simulated s, level, message)
+        self._clock, self._started = time.time, time.time()
+
+    def reset(self, clock) -> None:
+        """Forget what was seen; time events on ``clock`` (simulated unix s) from now on."""
+        self.counts.clear()
+        self.events = []
+        self._clock, self._started = clock, clock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.counts[f"{record.levelname} {self._ID.sub('#', record.getMessage())}"] += 1
+        message = record.getMessage()
+        if record.name.startswith("render_core"):
+            self.counts[f"{record.levelname} {self._ID.sub('#', message)}"] += 1
+        self.events.append((self._clock() - self._started, record.levelname, message))
 
 
 class PeakGauge:
     """Samples the provider's running count every ``every`` simulated s; keeps the peak."""
 
-    def __init__(self, sim: SimTime, fake, every: float = 5.0):
+    def __init__(self, sim: SimTime, fake, every: float = 1.0):
         self.sim, self.fake, self.every = sim, fake, every
         self.peak = 0
         self._stop = threading.Event()
@@ -247,4 +266,5 @@ def summarize(name: str, fake, feed: JobFeed, left_running: int, real_started: f
         waits=[o.leased - o.submitted for o in done if o.leased is not None], peak_gpus=peak.peak,
         left_running=left_running, real_seconds=time.monotonic() - real_started,
         cpu_seconds=time.process_time() - cpu_started, max_release_lag=max(feed.late_release, default=0.0),
-        notes=notes)
+        work=sum(o.job.duration for o in done), notes=notes, failures=sorted(((o.finished or o.submitted) - feed.started, o.job.id, o.error or "never finished")
+                                     for o in outcomes if o not in done))

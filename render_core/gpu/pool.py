@@ -235,12 +235,15 @@ class GpuPool:
                     raise
                 instance = self.provider.launch(workload, expires_at=expires_at, taken=taken)
         except LaunchError as exc:
+            self._forget(reservation, workload)
             metrics.gpu_launch_failures.labels(workload).inc()
             raise LeaseUnavailable(f"could not launch a {workload} GPU node: {exc}") from exc
-        finally:
+        except BaseException:
             self._forget(reservation, workload)
+            raise
         metrics.gpu_launches.labels(workload).inc()
         self.add(instance, state="launching", holder=holder)  # covers the demand until it answers
+        self._forget(reservation, workload)  # only now: the slot is never counted as free in between
         if not self._wait_ready(instance):
             self.stop(instance.id, reason="never became healthy after launch")
             metrics.gpu_launch_failures.labels(workload).inc()
