@@ -43,8 +43,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -66,6 +64,7 @@ from gpu_cost_original_policy import OriginalPolicy, run_original_policy  # noqa
 from gpu_cost_pool_policy import run_pool_policy, service_policies  # noqa: E402
 from gpu_cost_sim import LogTally, PolicyResult, percentile  # noqa: E402
 from gpu_cost_trace import TraceShape, bursty_trace, describe  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 LAUNCH_DELAY = 60.0
 TARGET_GPU_RATIO = 0.6
@@ -90,22 +89,11 @@ class Run:
     max_instances: int | None = None
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> str:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+def machine_with_redis() -> str:
+    """The machine line plus the redis-server version the pool ran against."""
     redis_version = subprocess.run([find_redis_server(), "--version"], capture_output=True, text=True).stdout.split()
     version = next((part.split("=", 1)[1] for part in redis_version if part.startswith("v=")), "?")
-    return (f"nproc={usable} cpu={cpu_model()!r} python={platform.python_version()} "
-            f"redis-server={version} os={platform.platform()}")
+    return f"{machine_info()} redis-server={version}"
 
 
 def parse_args() -> argparse.Namespace:
@@ -160,7 +148,7 @@ def print_header(args, settings: list[dict]) -> None:
     pool, monitor = service_policies(Settings.from_env({"GPU_MAX_INSTANCES": str(args.workers)}))
     print("GPU cost simulation: shared pool (A, shipped render_core code) vs one GPU per worker (B); "
           "figures not asserted")
-    print(f"machine: {machine_info()}")
+    print(f"machine: {machine_with_redis()}")
     print(f"time: 1 simulated s = {1000 / args.speed:.1f} real ms (speed {args.speed:g}x); launch takes "
           f"{LAUNCH_DELAY:.0f} s; billed per simulated s from launch to stop; all seconds below are simulated "
           "unless marked real")
