@@ -19,7 +19,7 @@ Method (figures are printed, never asserted):
 - A (ours, only shipped code): ``--workers`` threads lease from ONE render_core GpuPool (real
   redis-server, real Comput3Provider over HTTP to the fake) watched by a render_core Monitor
   (leader, health, warm/surplus idle shutdown, reconcile). PoolPolicy and MonitorPolicy are
-  built from ``Settings`` defaults as render_core.runtime builds them, except
+  built from ``Settings`` defaults as render_core.worker.services builds them, except
   GPU_MAX_INSTANCES = ``--workers`` (4, to match B's 4 workers; the service default is 2) and
   the swept variables. ``acquire`` gets ``queued=`` the shared queue's length (the service
   passes its broker queue length) and deadline submit + MAX_RENDER_TIME (1800 s). Pool: the
@@ -56,8 +56,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(Path(__file__).resolve().par
 
 import redis  # noqa: E402
 
-from render_core.devservices import RedisServer, find_redis_server  # noqa: E402
-from render_core.settings import Settings  # noqa: E402
+from render_core.devtools.devservices import RedisServer, find_redis_server  # noqa: E402
+from render_core.config.settings import Settings  # noqa: E402
 from support.fake_comput3 import FakeComput3  # noqa: E402
 
 from gpu_cost_original_policy import OriginalPolicy, run_original_policy  # noqa: E402
@@ -158,7 +158,7 @@ def print_header(args, settings: list[dict]) -> None:
     print(f"A: {args.workers} worker threads lease from ONE render_core GpuPool (real redis-server; real "
           "Comput3Provider over HTTP to the fake) + a render_core Monitor; acquire(queued=shared queue length, "
           "deadline=submit + MAX_RENDER_TIME)")
-    print(f"A policies built from Settings defaults like render_core.runtime, with GPU_MAX_INSTANCES="
+    print(f"A policies built from Settings defaults like render_core.worker.services, with GPU_MAX_INSTANCES="
           f"{args.workers} (service default {DEFAULTS.gpu_max_instances}; set to B's worker count): "
           f"lease_ttl {pool.lease_ttl:g}, pre-launch wait {pool.pre_launch_wait:g}/{pool.pre_launch_wait_max:g}, "
           f"backlog_per_launch {pool.backlog_per_launch}, ready_poll {pool.ready_poll:g}; monitor every "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from render_core.devservices import RedisServer, S3Server, find_redis_server, find_weed  # noqa: E402
+from render_core.devtools.devservices import RedisServer, S3Server, find_redis_server, find_weed  # noqa: E402
 
 MIB = 1024 * 1024
 

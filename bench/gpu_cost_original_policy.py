@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from render_core.providers.base import Instance
+from render_core.gpu.providers.base import Instance
 
 from gpu_cost_sim import (CLOSED, WORKLOAD, JobFeed, PeakGauge, PolicyResult, SimTime, comput3_provider,
                           run_on_node, stop_leftovers, summarize)

@@ -2,7 +2,7 @@
 
 Real Redis, the shipped GpuPool and Monitor, the real Comput3Provider against a
 FakeComput3 whose clock runs ``speed`` times faster than real time. Both policies
-are built from ``Settings`` exactly as ``render_core.runtime`` builds them
+are built from ``Settings`` exactly as ``render_core.worker.services`` builds them
 (:func:`service_policies`). The pool gets the fake's clock and a scaled sleep, so
 every PoolPolicy time is in simulated s. The Monitor waits between passes and
 between health tries with real ``threading.Event.wait``/``time.sleep``, so ITS
@@ -23,7 +23,7 @@ import redis
 
 from render_core.gpu.monitor import Monitor, MonitorPolicy
 from render_core.gpu.pool import GpuPool, LeaseUnavailable, PoolPolicy
-from render_core.settings import Settings
+from render_core.config.settings import Settings
 
 from gpu_cost_sim import (CLOSED, WORKLOAD, JobFeed, PeakGauge, PolicyResult, SimTime, comput3_provider,
                           run_on_node, stop_leftovers, summarize)
@@ -55,7 +55,7 @@ class LaunchWitness:
 
 
 def service_policies(settings: Settings) -> tuple[PoolPolicy, MonitorPolicy]:
-    """The pool and monitor policies the service builds from ``settings`` (mirrors render_core.runtime)."""
+    """The pool and monitor policies the service builds from ``settings`` (mirrors render_core.worker.services)."""
     s = settings
     pool = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
                       pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,

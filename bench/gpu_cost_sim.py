@@ -15,8 +15,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from render_core.context import Node
-from render_core.providers.common import node_answers
+from render_core.sdk.context import Node
+from render_core.gpu.providers.common import node_answers
 
 from gpu_cost_trace import TraceJob
 
@@ -238,7 +238,7 @@ class PeakGauge:
 
 def comput3_provider(fake, sim: SimTime):
     """The real Comput3Provider against ``fake``, on simulated time."""
-    from render_core.providers.comput3 import Comput3Provider
+    from render_core.gpu.providers.comput3 import Comput3Provider
 
     return Comput3Provider(fake.api_url, fake.api_key, node_url_template=fake.node_url_template,
                            ui_url_template=fake.ui_url_template, sleep=sim.sleep, clock=sim.now)

@@ -6,8 +6,8 @@ import logging
 
 import falcon
 
-from render_core.metrics_export import QueueCollector, scrape_registry
-from render_core.runtime import Runtime
+from render_core.dispatch.messages import WEBHOOK_QUEUE
+from render_core.obs.export import QueueCollector, scrape_registry
 
 from . import errors
 from .auth import ApiKeyAuth
@@ -16,6 +16,7 @@ from .openapi import OpenApiResource
 from .resources.health import Liveness, Readiness
 from .resources.jobs import JobUpdateResource, ResultResource, StatusResource
 from .resources.tasks import TaskResource
+from .services import ApiServices
 
 log = logging.getLogger(__name__)
 
@@ -23,23 +24,23 @@ log = logging.getLogger(__name__)
 RESERVED = frozenset({"status", "result", "job", "healthz", "readyz", "metrics", "openapi.json"})
 
 
-def create_app(runtime: Runtime) -> falcon.App:
+def create_app(services: ApiServices) -> falcon.App:
     """Build the app: one ``POST /<task>`` per registered task plus the job and probe routes."""
-    app = falcon.App(middleware=[RequestMetrics(), ApiKeyAuth(runtime.settings.render_api_key)],
+    app = falcon.App(middleware=[RequestMetrics(), ApiKeyAuth(services.settings.render_api_key)],
                      cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
-    for task in runtime.registry.tasks.values():
+    for task in services.registry.tasks.values():
         if task.name in RESERVED:
             log.error("task %r is not mounted: the path is reserved by the API", task.name)
             continue
-        app.add_route(f"/{task.name}", TaskResource(runtime, task))
-    app.add_route("/status/{job_id}", StatusResource(runtime))
-    app.add_route("/result/{job_id}", ResultResource(runtime))
-    app.add_route("/job/{job_id}", JobUpdateResource(runtime))
+        app.add_route(f"/{task.name}", TaskResource(services, task))
+    app.add_route("/status/{job_id}", StatusResource(services))
+    app.add_route("/result/{job_id}", ResultResource(services))
+    app.add_route("/job/{job_id}", JobUpdateResource(services))
     app.add_route("/healthz", Liveness())
-    app.add_route("/readyz", Readiness(runtime.redis))
-    app.add_route("/openapi.json", OpenApiResource(runtime.registry))
-    queues = {task.queue for task in runtime.registry.tasks.values()} | {"webhooks"}
-    app.add_route("/metrics", MetricsResource(scrape_registry([QueueCollector(runtime.redis, queues)])))
+    app.add_route("/readyz", Readiness(services.redis))
+    app.add_route("/openapi.json", OpenApiResource(services.registry))
+    queues = {task.queue for task in services.registry.tasks.values()} | {WEBHOOK_QUEUE}
+    app.add_route("/metrics", MetricsResource(scrape_registry([QueueCollector(services.redis, queues)])))
     return app

@@ -11,7 +11,7 @@ import logging
 import falcon
 import redis
 
-from render_core.schema import ValidationError
+from render_core.sdk.schema import ValidationError
 
 log = logging.getLogger(__name__)
 

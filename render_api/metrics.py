@@ -7,7 +7,7 @@ import time
 import falcon
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from render_core import metrics
+from render_core.obs import metrics
 
 
 class RequestMetrics:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from render_core import __version__
-from render_core.registry import Registry
+from render_core.sdk.registry import Registry
 
 from .resources.jobs import UPDATE_SCHEMA
 

@@ -2,13 +2,13 @@
 
 import logging
 
-from render_core.logs import configure_logging
-from render_core.registry import load_registry
-from render_core.runtime import Runtime
-from render_core.settings import Settings
+from render_core.config.settings import Settings
+from render_core.obs.logs import configure_logging
+from render_core.sdk.registry import load_registry
 
 from .app import create_app
+from .services import ApiServices
 
 configure_logging()
-app = create_app(Runtime(Settings.from_env(), load_registry()))
+app = create_app(ApiServices(Settings.from_env(), load_registry()))
 logging.getLogger(__name__).info("C3 Render API ready")

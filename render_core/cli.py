@@ -8,10 +8,10 @@ import os
 import sys
 import tempfile
 
-from .settings import Settings, SettingsError
+from render_core.config.settings import Settings, SettingsError
 
 API_APP = "render_api.wsgi:app"
-WORKER_MODULE = "render_core.worker"
+WORKER_MODULE = "render_core.worker.boot:boot"
 
 
 def _settings_or_exit() -> Settings:
@@ -27,7 +27,7 @@ def _use_multiprocess_metrics(role: str) -> None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(),
                                                               f"c3-render-{role}-metrics-{os.getpid()}")
-    from .metrics_export import prepare_multiprocess_dir
+    from render_core.obs.export import prepare_multiprocess_dir
 
     prepare_multiprocess_dir()
 
@@ -49,9 +49,10 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
     os.environ.setdefault("dramatiq_queue_prefetch", str(args.threads))  # one message per thread, no hoarding
     os.environ["WORKER_THREADS"] = str(args.threads)
     _use_multiprocess_metrics("worker")
-    from dramatiq.cli import main as dramatiq_main, make_argument_parser
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
 
-    from .metrics_export import serve_metrics
+    from render_core.obs.export import serve_metrics
 
     if args.metrics_port:
         serve_metrics(args.metrics_port, args.metrics_bind)
@@ -63,7 +64,7 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
     """List loaded plugins with version and tasks."""
-    from .registry import load_registry
+    from render_core.sdk.registry import load_registry
 
     registry = load_registry()
     infos = registry.plugins()
@@ -79,7 +80,7 @@ def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_dev(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Redis, an S3 server, the API and a worker in the foreground until Ctrl-C."""
-    from .dev import run_dev
+    from render_core.devtools.dev import run_dev
 
     return run_dev(data_dir=args.data_dir, port=args.port)
 

@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 
 import falcon
 
-from render_core import status as st
-from render_core.jobs import Job, valid_job_id
-from render_core.runtime import Runtime
-from render_core.schema import Boolean, Schema, String
+from render_core.jobs import status as st
+from render_core.jobs.store import Job, valid_job_id
+from render_core.sdk.schema import Boolean, Schema, String
 
 from ..body import read_json
 from ..errors import ApiError
+from ..services import ApiServices
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,13 @@ def _iso(timestamp: float | None) -> str | None:
 class JobLookup:
     """Shared: parse the id, load the job, answer 400/404."""
 
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
+    def __init__(self, services: ApiServices):
+        self.services = services
 
     def load(self, job_id: str) -> Job:
         if not valid_job_id(job_id):
             raise ApiError(falcon.HTTP_400, "Invalid job id", f"{job_id!r} is not a job id (a lowercase UUID)")
-        job = self.runtime.jobs.get(job_id)
+        job = self.services.jobs.get(job_id)
         if job is None:
             raise ApiError(falcon.HTTP_404, "Job not found", f"no job {job_id} (unknown, removed or expired)")
         return job
@@ -82,12 +82,12 @@ class ResultResource(JobLookup):
 class JobUpdateResource(JobLookup):
     def on_post(self, req, resp, job_id: str) -> None:
         job = self.load(job_id)
-        params = UPDATE_SCHEMA.validate(read_json(req, self.runtime.settings.max_body_bytes))
+        params = UPDATE_SCHEMA.validate(read_json(req, self.services.settings.max_body_bytes))
         new_status = params["status"]
         error = params["error"] or f"job marked as {new_status} by the client"
         changed = False
         if not job.terminal:
-            changed = self.runtime.finish(job.id, new_status, error=error)
+            changed = self.services.lifecycle.finish(job.id, new_status, error=error)
             if not changed:  # a worker finished it meanwhile
                 job = self.load(job_id)
         if not changed and job.status != new_status and not params["remove_data"]:
@@ -98,9 +98,9 @@ class JobUpdateResource(JobLookup):
         resp.media = {"message": f"Job {job.id} marked as {new_status}"}
 
     def _remove(self, job: Job) -> None:
-        self.runtime.jobs.delete(job.id)
+        self.services.jobs.delete(job.id)
         if job.result_key:
             try:
-                self.runtime.storage.remove(job.result_key)
+                self.services.storage.remove(job.result_key)
             except Exception as exc:  # the record is gone; a stale object expires with the bucket policy
                 log.warning("could not remove result object %s: %s", job.result_key, exc)

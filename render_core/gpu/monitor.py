@@ -21,8 +21,11 @@ from dataclasses import dataclass
 
 import redis
 
-from .. import metrics
-from .pool import PREFIX, RESERVATION, STATES, GpuPool
+from render_core.obs import metrics
+
+from .pool import PREFIX, RESERVATION, GpuPool
+from .providers.base import Instance
+from .states import STATES
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +173,6 @@ class Monitor:
         record = self.pool.instance(instance_id)
         if record is None:
             return False
-        from ..providers.base import Instance
 
         instance = Instance(id=instance_id, workload=record["workload"], node=self.pool.node_of(record),
                             launched_at=float(record.get("launched_at") or 0))

@@ -25,14 +25,15 @@ from typing import Callable
 
 import redis
 
-from .. import metrics
-from ..context import Node
-from ..providers.base import Instance, LaunchError, Provider
+from render_core.obs import metrics
+from render_core.sdk.node import Node
+
+from .providers.base import Instance, LaunchError, Provider
+from .states import STATES
 
 log = logging.getLogger(__name__)
 
 PREFIX = "c3render:gpu:"
-STATES = ("launching", "idle", "busy", "draining")
 #: Id prefix of the placeholder that holds a launch slot while the provider call runs.
 RESERVATION = "launch-"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from render_core.devservices import RedisServer, S3Server, free_port
-from render_core.registry import load_registry
-from render_core.runtime import Runtime
-from render_core.settings import Settings
+from render_core.devtools.devservices import RedisServer, S3Server, free_port
+from render_core.sdk.registry import load_registry
+from render_api.services import ApiServices
+from render_core.config.settings import Settings
 from support.servers import FileServer, WebhookReceiver
 from support.stack import spawn, start_api, stop
 
@@ -59,9 +59,9 @@ def settings(stack_env) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def runtime(settings) -> Runtime:
-    """A runtime in the test process (to submit jobs directly and read the store)."""
-    return Runtime(settings, load_registry())
+def services(settings) -> ApiServices:
+    """A services in the test process (to submit jobs directly and read the store)."""
+    return ApiServices(settings, load_registry())
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from support.stack import start_api, stop as _stop
-from render_core.devservices import RedisServer
+from render_core.devtools.devservices import RedisServer
 
 KEY = "s3cret-key"
 

@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from render_core.devservices import free_port
+from render_core.devtools.devservices import free_port
 from support.servers import wait_for
 
 

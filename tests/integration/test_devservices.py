@@ -1,4 +1,4 @@
-"""Real redis-server and SeaweedFS ``weed mini`` started by render_core.devservices."""
+"""Real redis-server and SeaweedFS ``weed mini`` started by render_core.devtools.devservices."""
 
 import io
 import socket
@@ -8,7 +8,7 @@ import redis
 import requests
 from minio.error import S3Error
 
-from render_core.devservices import RedisServer, S3Server, free_port
+from render_core.devtools.devservices import RedisServer, S3Server, free_port
 
 ACCESS_KEY = "devservices-test"
 SECRET_KEY = "devservices-test-secret"

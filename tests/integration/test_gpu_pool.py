@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from render_core.devservices import RedisServer, free_port
+from render_core.devtools.devservices import RedisServer, free_port
 from render_core.gpu.monitor import LEADER_KEY
-from render_core.registry import load_registry
-from render_core.runtime import Runtime
-from render_core.settings import Settings
+from render_core.sdk.registry import load_registry
+from render_core.worker.services import WorkerServices
+from render_core.config.settings import Settings
 from support.fake_comput3 import FakeComput3
 from support.servers import wait_for
 from support.stack import spawn, stop
@@ -42,7 +42,7 @@ class Cluster:
         self.env.update({k: str(v) for k, v in overrides.items()})
         self.tmp_path = tmp_path
         self.workers: list = []
-        self.runtime = Runtime(Settings.from_env(self.env), load_registry())
+        self.services = WorkerServices(Settings.from_env(self.env), load_registry())
 
     def start_worker(self):
         env = {**self.env, "METRICS_PORT": str(free_port())}
@@ -52,13 +52,13 @@ class Cluster:
         return process
 
     def submit(self, seconds: float = 0.5, message: str = "gpu", **params):
-        task = self.runtime.registry.get("echo-gpu")
+        task = self.services.registry.get("echo-gpu")
         body = {"message": message, "seconds": seconds, "fail": None, "ignore_cancel": False, "input_url": None,
                 "notify_url": None, "max_time": 120, "complete_in": 300, **params}
-        return self.runtime.submit(task, body)["id"]
+        return self.services.lifecycle.submit(task, body)["id"]
 
     def wait(self, job_id: str, timeout: float = 60.0):
-        return wait_for(lambda: (job := self.runtime.jobs.get(job_id)) and job.status in TERMINAL and job,
+        return wait_for(lambda: (job := self.services.jobs.get(job_id)) and job.status in TERMINAL and job,
                         timeout=timeout, interval=0.1, message=f"job {job_id}")
 
     def logs(self) -> str:
@@ -68,7 +68,7 @@ class Cluster:
         for process in self.workers:
             stop(process)
         # nothing may be left billing: stop what the pool still tracks, then check the provider
-        pool = self.runtime.pool
+        pool = self.services.pool
         for record in pool.instances():
             pool.stop(record["id"], reason="test teardown")
         self.redis.stop()
@@ -123,14 +123,14 @@ def test_idle_instance_is_stopped_after_the_idle_timeout(cluster_factory):
     assert cluster.wait(cluster.submit()).status == "success"
     assert len(cluster.fake.running()) == 1
     wait_for(lambda: cluster.fake.running() == [], timeout=20, message="the idle instance to be stopped")
-    assert cluster.runtime.pool.instances() == []
+    assert cluster.services.pool.instances() == []
 
 
 def test_instance_dying_mid_job_is_replaced_and_the_job_retried(cluster_factory):
     cluster = cluster_factory()
     cluster.start_worker()
     job_id = cluster.submit(seconds=6)
-    wait_for(lambda: len(cluster.fake.running()) == 1 and cluster.runtime.jobs.status(job_id) == "running",
+    wait_for(lambda: len(cluster.fake.running()) == 1 and cluster.services.jobs.status(job_id) == "running",
              message="the job to run on a node")
     first = cluster.fake.running()[0]["workload"]
     cluster.fake.kill(first)
@@ -145,7 +145,7 @@ def test_node_failing_on_every_attempt_ends_the_job_with_a_clear_error(cluster_f
     cluster = cluster_factory(NODE_RETRY_ATTEMPTS=0)
     cluster.start_worker()
     job_id = cluster.submit(seconds=6)
-    wait_for(lambda: cluster.runtime.jobs.status(job_id) == "running" and cluster.fake.running(),
+    wait_for(lambda: cluster.services.jobs.status(job_id) == "running" and cluster.fake.running(),
              message="the job to run")
     cluster.fake.kill(cluster.fake.running()[0]["workload"])
     job = cluster.wait(job_id)
@@ -156,7 +156,7 @@ def test_killed_worker_lease_is_reclaimed_and_the_job_finishes(cluster_factory):
     cluster = cluster_factory()
     victim = cluster.start_worker()
     job_id = cluster.submit(seconds=4)
-    wait_for(lambda: cluster.runtime.jobs.status(job_id) == "running", message="the job to start")
+    wait_for(lambda: cluster.services.jobs.status(job_id) == "running", message="the job to start")
     _kill_worker(victim)
     cluster.start_worker()
     job = cluster.wait(job_id, timeout=90)
@@ -167,11 +167,11 @@ def test_killed_worker_lease_is_reclaimed_and_the_job_finishes(cluster_factory):
 def test_monitor_leadership_moves_when_the_leader_dies(cluster_factory):
     cluster = cluster_factory()
     first = cluster.start_worker()
-    wait_for(lambda: cluster.runtime.redis.get(LEADER_KEY), message="a monitor leader")
-    leader = cluster.runtime.redis.get(LEADER_KEY).decode()
+    wait_for(lambda: cluster.services.redis.get(LEADER_KEY), message="a monitor leader")
+    leader = cluster.services.redis.get(LEADER_KEY).decode()
     cluster.start_worker()
     _kill_worker(first)
-    wait_for(lambda: (value := cluster.runtime.redis.get(LEADER_KEY)) and value.decode() != leader,
+    wait_for(lambda: (value := cluster.services.redis.get(LEADER_KEY)) and value.decode() != leader,
              timeout=20, message="another leader")
 
 
@@ -191,12 +191,12 @@ def test_cancelling_a_running_job_releases_its_lease(cluster_factory):
     cluster = cluster_factory()
     cluster.start_worker()
     job_id = cluster.submit(seconds=30)
-    wait_for(lambda: cluster.runtime.jobs.status(job_id) == "running", message="the job to start")
-    assert cluster.runtime.finish(job_id, "cancelled", error="stop it")  # what POST /job/{id} does
-    pool = cluster.runtime.pool
+    wait_for(lambda: cluster.services.jobs.status(job_id) == "running", message="the job to start")
+    assert cluster.services.lifecycle.finish(job_id, "cancelled", error="stop it")  # what POST /job/{id} does
+    pool = cluster.services.pool
     wait_for(lambda: [r["state"] for r in pool.instances()] == ["idle"], timeout=10,
              message="the lease to be released")
-    assert cluster.runtime.jobs.get(job_id).status == "cancelled"
+    assert cluster.services.jobs.get(job_id).status == "cancelled"
     assert cluster.fake.launch_calls == 1
 
 

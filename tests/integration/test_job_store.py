@@ -5,8 +5,8 @@ import itertools
 import pytest
 import redis
 
-from render_core import status as st
-from render_core.jobs import JobStore
+from render_core.jobs import status as st
+from render_core.jobs.store import JobStore
 
 PARAMS = {"complete_in": 3600, "max_time": 1200, "notify_url": None}
 

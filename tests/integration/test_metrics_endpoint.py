@@ -17,7 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from render_core import metrics
+from render_core.obs import metrics
 from support.servers import WebhookReceiver, wait_for
 from support.stack import wait_terminal
 

@@ -23,7 +23,7 @@ import pytest
 import requests
 import yaml
 
-from render_core.devservices import free_port
+from render_core.devtools.devservices import free_port
 from support.servers import wait_for
 from support.stack import wait_terminal
 
@@ -212,7 +212,7 @@ def test_every_dashboard_query_and_rule_works_on_scraped_data(stack_scraped, rec
         missing = _queries_without_data(prometheus, queries)
         pytest.fail("dashboard queries without data:\n" + "\n".join(f"  {n}: {e}" for n, e in missing.items())
                     + "\n(GPU series exist at 0 once every worker process calls"
-                    " render_core.metrics.declare_series(registry.tasks.values()))")
+                    " render_core.obs.metrics.declare_series(registry.tasks.values()))")
     print(f"\nPrometheus started -> first sample {first_sample_s:.1f} s, "
           f"every dashboard query has data {time.monotonic() - prometheus.started_at:.1f} s")
 

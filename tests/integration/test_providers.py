@@ -8,13 +8,13 @@ import uuid
 import pytest
 import requests
 
-from render_core.devservices import free_port
-from render_core.http import Timeouts
-from render_core.providers.base import LaunchError
-from render_core.providers.comput3 import Comput3Provider
-from render_core.providers.errors import ProviderError
-from render_core.providers.local import LocalProvider
-from render_core.providers.static import StaticProvider
+from render_core.devtools.devservices import free_port
+from render_core.net.http import Timeouts
+from render_core.gpu.providers.base import LaunchError
+from render_core.gpu.providers.comput3 import Comput3Provider
+from render_core.gpu.providers.errors import ProviderError
+from render_core.gpu.providers.local import LocalProvider
+from render_core.gpu.providers.static import StaticProvider
 from support.fake_comput3 import FakeComput3
 from support.servers import FileServer
 

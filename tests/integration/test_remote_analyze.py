@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from c3_render_analyze import plugin, vision
-from render_core.errors import DeadlineExceeded, JobCancelled
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled
 from render_core.plugin import JobError, Node, NodeError
 from support.fake_vision import FakeVision
 from support.media import png_bomb
@@ -298,6 +298,6 @@ def _png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
 
 
 def _session():
-    from render_core.http import AddressPolicy, session
+    from render_core.net.http import AddressPolicy, session
 
     return session(AddressPolicy(allow_loopback=True))

@@ -11,8 +11,8 @@ import wave
 import pytest
 from c3_render_csm import plugin as csm
 from c3_render_whisper import plugin as whisper
-from render_core.context import Node
-from render_core.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
+from render_core.sdk.node import Node
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
 from support.fake_gradio_node import TONE_SECONDS_PER_SENTENCE, FakeGradioNode, channel_layout
 from support.media import probe
 from support.servers import FileServer, wait_for

@@ -19,10 +19,10 @@ import pytest
 import requests
 from PIL import Image
 
-from render_core.devservices import RedisServer, free_port
-from render_core.registry import load_registry
-from render_core.runtime import Runtime
-from render_core.settings import Settings
+from render_core.devtools.devservices import RedisServer, free_port
+from render_core.sdk.registry import load_registry
+from render_core.worker.services import WorkerServices
+from render_core.config.settings import Settings
 from support.fake_comfyui import FakeComfyUI
 from support.fake_gradio_node import TONE_SECONDS_PER_SENTENCE, FakeGradioNode
 from support.fake_vision import FakeVision
@@ -143,7 +143,7 @@ class Stack:
                     "GPU_MAX_INSTANCES": str(len(nodes)), "NODE_RETRY_ATTEMPTS": "2",
                     "GPU_IDLE_TIMEOUT": "300"}
         self.processes = []
-        self.runtime = Runtime(Settings.from_env(self.env), load_registry())
+        self.services = WorkerServices(Settings.from_env(self.env), load_registry())
 
     def start(self) -> None:
         """Start the worker and the API (``self.api`` is the API's base URL)."""
@@ -162,7 +162,7 @@ class Stack:
     def finish(self, job_id: str, timeout: float = 30.0):
         """Wait until the job is terminal; returns the stored Job."""
         wait_terminal(self.api, job_id, timeout=timeout)
-        return self.runtime.jobs.get(job_id)
+        return self.services.jobs.get(job_id)
 
     def fetch_result(self, job_id: str, dest_name: str):
         """Download the job's result_url (presigned S3) into the module's tmp dir; returns the path."""
@@ -175,14 +175,14 @@ class Stack:
 
     def wait_nodes_given_back(self) -> None:
         """Wait until no job holds a node (every pool record idle)."""
-        wait_for(lambda: all(record["state"] == "idle" for record in self.runtime.pool.instances()),
+        wait_for(lambda: all(record["state"] == "idle" for record in self.services.pool.instances()),
                  message="the worker to give back every node")
 
     def empty_pool(self) -> None:
         """Forget every static node once no job holds one: the next job needs a fresh lease."""
         self.wait_nodes_given_back()
-        for record in self.runtime.pool.instances():
-            self.runtime.pool.stop(record["id"], reason="test setup")
+        for record in self.services.pool.instances():
+            self.services.pool.stop(record["id"], reason="test setup")
 
     def logs(self) -> str:
         return "\n".join(path.read_text()[-4000:] for path in sorted(self.tmp_path.glob("*.log")))
@@ -326,9 +326,9 @@ def test_cancel_mid_render_interrupts_comfyui_and_sends_one_webhook(stack, nodes
     assert job.status == "cancelled"
     assert [p.state for p in rendering.comfy.prompts.values()] == ["interrupted"]
     stack.wait_nodes_given_back()  # the worker is done with the job: any webhook of its own is queued
-    wait_for(lambda: stack.runtime.jobs.get(job_id).webhook == "delivered", message="the webhook delivery")
+    wait_for(lambda: stack.services.jobs.get(job_id).webhook == "delivered", message="the webhook delivery")
     assert [call["body"]["status"] for call in receiver.posts("/cancelled")] == ["cancelled"]
-    assert stack.runtime.jobs.get(job_id).status == "cancelled", "the worker overwrote the cancel"
+    assert stack.services.jobs.get(job_id).status == "cancelled", "the worker overwrote the cancel"
 
 
 @pytest.mark.parametrize("whole_node", [True, False], ids=["whole-node-dies", "only-comfyui-dies"])

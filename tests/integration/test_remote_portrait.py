@@ -13,7 +13,7 @@ from PIL import Image
 
 from c3_render_portrait import plugin, remote
 from c3_render_portrait.sonic_graph import SonicInputs, build_sonic_graph
-from render_core.errors import JobCancelled
+from render_core.sdk.errors import JobCancelled
 from render_core.plugin import FileOutput, JobError, Node, NodeError
 from support.fake_comfyui import API_KEY, FakeComfyUI
 from support.media import probe

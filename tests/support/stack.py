@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from render_core.devservices import free_port
+from render_core.devtools.devservices import free_port
 from support.servers import wait_for
 
 

@@ -1,7 +1,7 @@
 """Build a real ``render_core`` TaskContext for calling a task's ``run(ctx, params)`` in tests.
 
-No Redis, S3 or worker: downloads go through ``render_core.http.download``, node calls
-through ``render_core.http.session``, progress is collected in a list, cancellation comes
+No Redis, S3 or worker: downloads go through ``render_core.net.http.download``, node calls
+through ``render_core.net.http.session``, progress is collected in a list, cancellation comes
 from a ``threading.Event``.
 """
 
@@ -12,8 +12,9 @@ import threading
 import time
 from pathlib import Path
 
-from render_core.context import Node, TaskContext
-from render_core.http import AddressPolicy, Timeouts, download, session
+from render_core.sdk.context import TaskContext
+from render_core.sdk.node import Node
+from render_core.net.http import AddressPolicy, Timeouts, download, session
 
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 NODE_TIMEOUTS = Timeouts(connect=5.0, read=30.0)

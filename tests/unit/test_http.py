@@ -1,4 +1,4 @@
-"""Tests of render_core.http against real HTTP servers on loopback (no external network)."""
+"""Tests of render_core.net.http against real HTTP servers on loopback (no external network)."""
 from __future__ import annotations
 
 import json
@@ -15,9 +15,7 @@ from typing import Callable
 import pytest
 import requests
 
-from render_core.http import (
-    AddressPolicy, BlockedAddress, FetchAborted, FetchError, Timeouts, TooLarge, download, post_json, session,
-)
+from render_core.net.http import AddressPolicy, BlockedAddress, FetchAborted, FetchError, Timeouts, TooLarge, download, post_json, session
 
 LOOPBACK = AddressPolicy(allow_loopback=True)
 QUICK = Timeouts(connect=2.0, read=0.5)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from render_core.providers.comput3 import Comput3Provider, _excerpt, _unix_time, node_hostname
-from render_core.providers.errors import ProviderError
-from render_core.providers.local import LocalProvider
-from render_core.providers.static import StaticNode, StaticProvider, parse_static_nodes
-from render_core.registry import load_registry
-from render_core.settings import Settings
+from render_core.gpu.providers.comput3 import Comput3Provider, _excerpt, _unix_time, node_hostname
+from render_core.gpu.providers.errors import ProviderError
+from render_core.gpu.providers.local import LocalProvider
+from render_core.gpu.providers.static import StaticNode, StaticProvider, parse_static_nodes
+from render_core.sdk.registry import load_registry
+from render_core.config.settings import Settings
 
 
 @pytest.mark.parametrize("given, expected", [

@@ -1,9 +1,9 @@
 import pytest
 
-from render_core.hookspecs import hookimpl
-from render_core.registry import COMMON_FIELDS, RegistryError, load_registry
-from render_core.schema import Schema
-from render_core.task import Task, TextOutput
+from render_core.sdk.hookspecs import hookimpl
+from render_core.sdk.registry import COMMON_FIELDS, RegistryError, load_registry
+from render_core.sdk.schema import Schema
+from render_core.sdk.task import Task, TextOutput
 
 
 def make_plugin(*tasks):

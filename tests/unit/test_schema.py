@@ -1,6 +1,6 @@
 import pytest
 
-from render_core.schema import (Boolean, Integer, Number, Problem, Schema, String, StringList, Url,
+from render_core.sdk.schema import (Boolean, Integer, Number, Problem, Schema, String, StringList, Url,
                                 ValidationError)
 
 SCHEMA = Schema({

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from render_core.settings import Settings, SettingsError
+from render_core.config.settings import Settings, SettingsError
 
 
 def test_defaults_match_the_original_service():

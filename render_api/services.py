@@ -1,0 +1,41 @@
+"""The API's composition root: what the HTTP process needs, and nothing of the worker's.
+
+The job store, the registry, a broker that only sends messages, the job
+lifecycle (submit, finish) and object storage for ``remove_data``. No GPU
+provider, pool or lease is built here, so the API needs no provider secret.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from render_core.config.settings import Settings
+from render_core.dispatch.broker import build_broker
+from render_core.jobs.lifecycle import JobLifecycle
+from render_core.jobs.store import JobStore
+from render_core.net.redis_client import connect
+from render_core.net.storage import Storage
+from render_core.sdk.registry import Registry
+
+
+class ApiServices:
+    """Parameters:
+      settings: deployment settings.
+      registry: loaded plugins (the tasks the API mounts).
+      client: a Redis client (default: one for ``settings.redis_url``).
+    """
+
+    def __init__(self, settings: Settings, registry: Registry, client=None):
+        self.settings = settings
+        self.registry = registry
+        self.redis = client or connect(settings.redis_url)
+        self.jobs = JobStore(self.redis, settings.job_ttl)
+        self.broker = build_broker(settings, self.redis)
+        self.lifecycle = JobLifecycle(self.jobs, self.broker)
+        for task in registry.tasks.values():
+            self.broker.declare_queue(task.queue)
+
+    @cached_property
+    def storage(self) -> Storage:
+        """Object storage, built on first use (only ``remove_data`` needs it)."""
+        return Storage(self.settings)

@@ -1,0 +1,1 @@
+"""Configuration: every environment variable the core reads, declared once."""

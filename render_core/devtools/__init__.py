@@ -1,0 +1,1 @@
+"""Developer tooling: `c3-render dev`, throwaway services, sample inputs."""

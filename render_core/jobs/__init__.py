@@ -1,0 +1,1 @@
+"""The job lifecycle: statuses, the Redis job store, submit/finish, webhook payloads."""

@@ -1,7 +1,0 @@
-"""Dramatiq middleware of C3 Render, one concern per module."""
-
-from .deadline import Deadline
-from .gpu_lease import GpuLease
-from .stage_metrics import StageMetrics
-
-__all__ = ["Deadline", "GpuLease", "StageMetrics"]

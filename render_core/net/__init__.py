@@ -1,0 +1,1 @@
+"""Outbound I/O: the guarded HTTP client and object storage."""

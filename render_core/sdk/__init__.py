@@ -1,0 +1,1 @@
+"""What plugins see: hookspecs, Task, schema, TaskContext, errors, Gradio calls, the registry."""

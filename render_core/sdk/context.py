@@ -1,0 +1,111 @@
+"""TaskContext: everything a task's ``run(ctx, params)`` may use while a job runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import unquote, urlsplit
+
+from .errors import DeadlineExceeded, JobCancelled
+from .node import Node
+
+
+class TaskContext:
+    """Per-job services handed to a task.
+
+    Parameters:
+      job_id: the job's id.
+      task: the task name.
+      node: where to run (see :class:`Node`).
+      work_dir: a private directory for the job's files, removed after the job.
+      deadline: unix time (s) by which the job must end.
+      downloader: ``downloader(url, dest, should_stop) -> Path`` (size-limited, SSRF-safe).
+      reporter: ``reporter(fraction, message)`` stores progress on the job.
+      is_cancelled: returns True once a client cancelled the job.
+      timer: ``timer(stage)`` context manager that records seconds per stage.
+      session_factory: ``session_factory() -> requests.Session`` for calls to the node
+        (operator-configured targets, timeouts applied).
+      poll_interval: seconds between status polls of remote work (RENDER_POLLING_INTERVAL).
+    """
+
+    def __init__(self, *, job_id: str, task: str, node: Node, work_dir: Path, deadline: float,
+                 downloader: Callable[[str, Path, Callable[[], bool]], Path],
+                 reporter: Callable[[float, str], None], is_cancelled: Callable[[], bool],
+                 timer: Callable[[str], object], logger: logging.Logger | None = None,
+                 session_factory: Callable[[], object] | None = None, poll_interval: float = 5.0,
+                 cancel_poll_interval: float = 1.0):
+        self.job_id = job_id
+        self.task = task
+        self.node = node
+        self.work_dir = work_dir
+        self.deadline = deadline
+        self.log = logging.LoggerAdapter(logger or logging.getLogger(f"c3_render.task.{task}"), {"job_id": job_id})
+        self._downloader = downloader
+        self._reporter = reporter
+        self._is_cancelled = is_cancelled
+        self._timer = timer
+        self._session_factory = session_factory
+        self.poll_interval = poll_interval
+        self._cancel_poll_interval = cancel_poll_interval
+        self._cancel_checked_at = 0.0
+        self._cancelled = False
+        self._downloads = 0
+
+    def remaining(self) -> float:
+        """Seconds left before the job's deadline (never negative)."""
+        return max(0.0, self.deadline - time.time())
+
+    def cancelled(self) -> bool:
+        """True once the client cancelled (or marked timed out) this job; cheap to call often."""
+        if not self._cancelled and time.monotonic() - self._cancel_checked_at >= self._cancel_poll_interval:
+            self._cancel_checked_at = time.monotonic()
+            self._cancelled = self._is_cancelled()
+        return self._cancelled
+
+    def should_stop(self) -> bool:
+        """True when the task should stop now: cancelled or out of time."""
+        return self.cancelled() or self.remaining() <= 0
+
+    def check(self) -> None:
+        """Raise JobCancelled or DeadlineExceeded when the task must stop; call between chunks of work."""
+        if self.cancelled():
+            raise JobCancelled("the job was cancelled")
+        if self.remaining() <= 0:
+            raise DeadlineExceeded("the job ran out of time")
+
+    def download(self, url: str, name: str | None = None) -> Path:
+        """Fetch a user-supplied URL into the work dir (timed as stage ``download``); returns its path."""
+        self._downloads += 1
+        dest = self.work_dir / (name or f"input{self._downloads}{_suffix_of(url)}")
+        with self.stage("download"):
+            return self._downloader(url, dest, self.should_stop)
+
+    def node_session(self):
+        """A ``requests.Session`` for calls to ``self.node``: its auth headers set, timeouts applied.
+
+        Callers still pass ``timeout=`` for long calls and should stop when ``should_stop()``.
+        """
+        if self._session_factory is None:
+            raise RuntimeError("this context has no node session factory")
+        session = self._session_factory()
+        session.headers.update(self.node.headers)
+        return session
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report progress: ``fraction`` in 0..1 and a short message."""
+        self._reporter(min(1.0, max(0.0, float(fraction))), message)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a block as stage ``name`` (e.g. ``inference``)."""
+        with self._timer(name):
+            yield
+
+
+def _suffix_of(url: str) -> str:
+    path = unquote(urlsplit(url).path)
+    suffix = Path(path).suffix.lower()
+    return suffix if suffix.isascii() and 1 < len(suffix) <= 6 and suffix[1:].isalnum() else ""

@@ -1,0 +1,125 @@
+"""The plugin registry: a pluggy manager fed by the ``c3_render.plugins`` entry points.
+
+Built-in tasks are registered exactly like a third party's, through the entry
+point group. ``C3_RENDER_PLUGINS`` (comma-separated distribution or entry-point
+names) restricts which plugins load; ``C3_RENDER_TRACE_HOOKS=1`` logs hook calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from importlib import metadata
+
+import pluggy
+
+from . import hookspecs
+from .schema import Integer, Schema, Url
+from .task import Task
+
+ENTRY_POINT_GROUP = "c3_render.plugins"
+
+log = logging.getLogger(__name__)
+
+#: Fields every task accepts, with the original service's ranges and defaults.
+COMMON_FIELDS = {
+    "notify_url": Url(description="Webhook URL that receives the job's final status."),
+    "max_time": Integer(default=1200, minimum=60, maximum=7200,
+                        description="Maximum processing time in seconds once the job starts."),
+    "complete_in": Integer(default=3600, minimum=60, maximum=86400,
+                           description="The job must finish within this many seconds of submission."),
+}
+
+
+class RegistryError(RuntimeError):
+    """Two plugins claim the same task name, or a plugin returned something that is not a Task."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One loaded plugin: its name, distribution version and task names."""
+
+    name: str
+    version: str
+    tasks: tuple[str, ...]
+    providers: tuple[str, ...] = ()
+
+
+class Registry:
+    """Loaded plugins and the tasks they provide, by name."""
+
+    def __init__(self, manager: pluggy.PluginManager):
+        self.manager = manager
+        self.tasks: dict[str, Task] = {}
+        self._owners: dict[str, str] = {}
+        for impl in reversed(manager.hook.c3_render_tasks.get_hookimpls()):
+            for task in impl.function() or ():
+                if not isinstance(task, Task):
+                    raise RegistryError(f"plugin {impl.plugin_name!r} returned {task!r}, not a Task")
+                if task.name in self.tasks:
+                    raise RegistryError(f"task {task.name!r} is provided by both "
+                                        f"{self._owners[task.name]!r} and {impl.plugin_name!r}")
+                self.tasks[task.name] = task
+                self._owners[task.name] = impl.plugin_name
+        self.providers: dict = {}
+        self._provider_owners: dict[str, str] = {}
+        for impl in reversed(manager.hook.c3_render_providers.get_hookimpls()):
+            for name, factory in (impl.function() or {}).items():
+                self.providers[name] = factory
+                self._provider_owners[name] = impl.plugin_name
+
+    def get(self, name: str) -> Task | None:
+        return self.tasks.get(name)
+
+    def provider(self, name: str, settings):
+        """Build the GPU provider ``name`` (GPU_PROVIDER) from its plugin's factory."""
+        factory = self.providers.get(name)
+        if factory is None:
+            known = ", ".join(sorted(self.providers)) or "none"
+            raise RegistryError(f"GPU_PROVIDER={name!r} is not provided by any plugin (known: {known})")
+        return factory(settings)
+
+    def request_schema(self, task: Task) -> Schema:
+        """The full request body schema: the task's fields plus the common ones."""
+        return task.schema.extend(COMMON_FIELDS)
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every loaded plugin with its distribution version and task names."""
+        versions = {self.manager.get_name(plugin): dist.version
+                    for plugin, dist in self.manager.list_plugin_distinfo()}
+        infos = []
+        for plugin in self.manager.get_plugins():
+            name = self.manager.get_name(plugin)
+            tasks = tuple(sorted(t for t, owner in self._owners.items() if owner == name))
+            providers = tuple(sorted(p for p, owner in self._provider_owners.items() if owner == name))
+            infos.append(PluginInfo(name=name, version=versions.get(name, ""), tasks=tasks, providers=providers))
+        return sorted(infos, key=lambda info: info.name)
+
+
+def load_registry(only: str | None = None, extra_plugins: tuple = ()) -> Registry:
+    """Build the registry from installed entry points.
+
+    Parameters:
+      only: comma-separated entry-point names to load (default: ``C3_RENDER_PLUGINS``,
+        empty = all).
+      extra_plugins: plugin objects registered directly (tests).
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    wanted = only if only is not None else os.environ.get("C3_RENDER_PLUGINS", "")
+    names = {n.strip() for n in wanted.split(",") if n.strip()}
+    if names:
+        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if entry_point.name not in names:
+                manager.set_blocked(entry_point.name)
+    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    from render_core.gpu.providers import builtin
+
+    manager.register(builtin, name="c3_render.builtin_providers")
+    for plugin in extra_plugins:
+        manager.register(plugin)
+    if os.environ.get("C3_RENDER_TRACE_HOOKS") == "1":
+        manager.trace.root.setwriter(log.debug)
+        manager.enable_tracing()
+    return Registry(manager)

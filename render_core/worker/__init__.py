@@ -1,0 +1,1 @@
+"""The worker process: actors, runner, middleware and the module Dramatiq boots."""

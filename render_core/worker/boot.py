@@ -1,0 +1,38 @@
+"""What Dramatiq runs in each worker process: ``render_core.worker.boot:boot``.
+
+``boot()`` builds the worker's services from the environment, makes their
+broker the global Dramatiq broker and checks that object storage answers, so
+a misconfigured worker stops at start with a clear message. Importing this
+module does nothing by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from render_core.config.settings import Settings
+from render_core.gpu.states import STATES
+from render_core.obs import metrics
+from render_core.sdk.registry import load_registry
+
+from .middleware.process_threads import ProcessThreads
+from .services import WorkerServices
+
+log = logging.getLogger("c3_render.worker")
+
+
+def boot() -> WorkerServices:
+    """Build this process's worker services and install their broker (Dramatiq's broker callable)."""
+    settings = Settings.from_env()
+    registry = load_registry()
+    services = WorkerServices(settings, registry)
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    services.storage.ensure_bucket()
+    metrics.declare_series(registry.tasks.values(), STATES)
+    services.broker.add_middleware(ProcessThreads(services.monitor()))
+    dramatiq.set_broker(services.broker)
+    log.info("worker ready: tasks %s, queues %s", sorted(registry.tasks),
+             sorted(services.broker.get_declared_queues()))
+    return services

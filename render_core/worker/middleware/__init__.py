@@ -1,0 +1,7 @@
+"""Dramatiq middleware of C3 Render, one concern per module; actors opt in by actor option."""
+
+from .deadline import Deadline
+from .gpu_lease import GpuLease
+from .stage_metrics import StageMetrics
+
+__all__ = ["Deadline", "GpuLease", "StageMetrics"]

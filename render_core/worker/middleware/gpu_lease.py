@@ -1,0 +1,99 @@
+"""GPU-lease middleware: lease a node for the job before it runs, give it back after.
+
+Tasks that declare a workload type get an instance from the shared pool (timed
+as stage ``lease``); the rest, and every task when the provider is ``local``,
+run on the worker's own machine. After the job the instance goes back to the
+pool (healthy -> idle) or is stopped (the runner marked it unhealthy). If no
+node can be had before the job's deadline, the job ends with a clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from dramatiq import Middleware
+from dramatiq.middleware import SkipMessage
+
+from render_core.gpu.pool import GpuPool, LeaseUnavailable
+from render_core.jobs import status as st
+from render_core.obs import metrics
+from render_core.sdk.node import Node
+
+from ..lease_keeper import LeaseKeeper
+from .deadline import time_limit_ms
+
+log = logging.getLogger(__name__)
+
+
+class GpuLease(Middleware):
+    """Parameters:
+      registry: task lookup (workload type per task).
+      current_job: the :class:`render_core.worker.current_job.CurrentJob` of this worker.
+      finish: ends a job (``finish(job_id, status, error=...)``).
+      pool: the shared :class:`GpuPool`, or None when every task runs locally.
+      queue_length: ``queue_length(queue_name)`` -> messages waiting (launch demand).
+    """
+
+    actor_options = {"gpu_lease"}
+
+    def __init__(self, registry=None, current_job=None, finish=None, pool: GpuPool | None = None,
+                 queue_length=None):
+        self.registry = registry
+        self.current_job = current_job
+        self.finish = finish
+        self.pool = pool
+        self.queue_length = queue_length
+        self.keeper = LeaseKeeper(pool, pool.policy.lease_ttl / 3) if pool else None
+        self._local = threading.local()
+
+    def current_node(self) -> Node:
+        """The node leased for the job running in this thread (the local machine otherwise)."""
+        return getattr(self._local, "node", None) or Node.local_machine()
+
+    def mark_unhealthy(self) -> None:
+        """The job found the node broken: stop it instead of returning it to the pool."""
+        self._local.healthy = False
+
+    def before_process_message(self, broker, message):
+        if not broker.get_actor(message.actor_name).options.get("gpu_lease"):
+            return
+        self._local.node, self._local.lease, self._local.healthy = None, None, True
+        if self.pool is None:
+            return
+        job = self.current_job.get(message)
+        task = self.registry.get(job.type) if job is not None else None
+        if task is None or task.workload is None:
+            return
+        job_id = job.id
+        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{job_id}"
+        started = time.monotonic()
+        try:
+            instance_id, node = self.pool.acquire(
+                task.workload, holder, deadline=job.complete_by,
+                queued=lambda: self.queue_length(task.queue))
+        except LeaseUnavailable as exc:
+            timed_out = time.time() >= job.complete_by
+            self.finish(job_id, st.TIMED_OUT if timed_out else st.FAILED, error=str(exc))
+            raise SkipMessage(job_id) from exc
+        finally:
+            metrics.stage_seconds.labels(task.name, "lease").observe(time.monotonic() - started)
+        self._local.node, self._local.lease = node, (instance_id, holder)
+        self.keeper.add(instance_id, holder)
+        message.options["time_limit"] = time_limit_ms(job, time.time())
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        lease = getattr(self._local, "lease", None)
+        if lease is not None:
+            instance_id, holder = lease
+            self.keeper.remove(instance_id)
+            try:
+                self.pool.release(instance_id, holder, healthy=getattr(self._local, "healthy", True))
+            except Exception:
+                log.exception("releasing %s failed; the monitor will reclaim it", instance_id)
+        self._local.node, self._local.lease = None, None
+
+    after_skip_message = after_process_message

@@ -1,0 +1,172 @@
+"""``run_job``: one job from ``running`` to its terminal status.
+
+Marks the job running, calls the plugin's ``run(ctx, params)`` with a
+:class:`TaskContext`, uploads a media output, and ends the job with exactly one
+terminal status. Whatever the task raises, the job never stays ``running``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from dramatiq.middleware import TimeLimitExceeded
+
+from render_core.config.settings import Settings
+from render_core.jobs import status as st
+from render_core.jobs.lifecycle import JobLifecycle
+from render_core.jobs.store import Job
+from render_core.net.http import AddressPolicy, FetchError, Timeouts, download, session
+from render_core.obs import metrics
+from render_core.sdk.context import TaskContext
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
+from render_core.sdk.registry import Registry
+from render_core.sdk.task import FileOutput, Task, TextOutput
+
+from .middleware.gpu_lease import GpuLease
+
+log = logging.getLogger(__name__)
+
+#: Outcome of a node failure that is worth another attempt on a fresh node.
+RETRY = "retry"
+#: A retry needs at least this many seconds before the job's deadline.
+MIN_RETRY_SECONDS = 10.0
+
+#: GPU nodes are operator-configured (provider API or STATIC_NODES), so private and
+#: loopback addresses are allowed for them; user-supplied URLs keep the strict policy.
+NODE_POLICY = AddressPolicy(allow_loopback=True, allow_private=True)
+
+
+class Runner:
+    """Runs one job per call of :meth:`run`.
+
+    Parameters:
+      settings: deployment settings (output dir, download limit, retries, polling).
+      registry: the tasks by name.
+      lifecycle: ends and requeues jobs.
+      lease: the GPU-lease middleware (the node of this thread, health verdicts).
+      storage: where media results go; a callable returning it, so it is built on first use.
+      url_policy: the address policy for user-supplied URLs.
+    """
+
+    def __init__(self, *, settings: Settings, registry: Registry, lifecycle: JobLifecycle, lease: GpuLease,
+                 storage, url_policy: AddressPolicy):
+        self.settings = settings
+        self.registry = registry
+        self.lifecycle = lifecycle
+        self.jobs = lifecycle.store
+        self.lease = lease
+        self._storage = storage
+        self.url_policy = url_policy
+
+    def run(self, job: Job | None) -> None:
+        """Run ``job`` (loaded by the caller) to a terminal status."""
+        if job is None or job.terminal:
+            return
+        task = self.registry.get(job.type)
+        if task is None:
+            self.lifecycle.finish(job.id, st.FAILED, error=f"no installed plugin provides the task {job.type!r}")
+            return
+        started_at = job.started_at or time.time()
+        attempts = job.attempts + 1
+        applied, _ = self.jobs.transition(job.id, st.RUNNING, started_at=started_at, attempts=attempts)
+        if not applied:
+            return
+        try:
+            self._run_and_finish(task, job, started_at, attempts)
+        except TimeLimitExceeded:  # the time limit fired outside the task (cleanup, upload bookkeeping)
+            self.lifecycle.finish(job.id, st.TIMED_OUT, error="the job exceeded its time limit")
+
+    def _run_and_finish(self, task: Task, job: Job, started_at: float, attempts: int) -> None:
+        work_dir = self.settings.output_dir / job.id
+        work_dir.mkdir(parents=True, exist_ok=True)
+        ctx = self._context(job, task.name, work_dir, job.deadline(started_at))
+        try:
+            status, fields = self._run_task(task, ctx, job, attempts)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        if status == RETRY:
+            self._retry_on_fresh_node(task, job.id, fields["error"])
+        elif not self.lifecycle.finish(job.id, status, **fields):
+            log.info("job %s ended %s but its status had already been set to %s", job.id, status,
+                     self.jobs.status(job.id))
+
+    def _run_task(self, task: Task, ctx: TaskContext, job: Job, attempts: int) -> tuple[str, dict]:
+        """Call the task and turn its result or exception into (status, fields)."""
+        try:
+            output = task.run(ctx, job.params)
+            if isinstance(output, FileOutput):
+                return st.SUCCESS, self._store_file(ctx, output)
+            if isinstance(output, TextOutput):
+                return st.SUCCESS, {"text": output.text, "metadata": output.metadata, "progress": 1.0}
+            log.error("task %s returned %r instead of FileOutput or TextOutput", task.name, output)
+            return st.FAILED, {"error": f"task {task.name!r} returned no result (plugin bug)"}
+        except JobError as exc:
+            return st.FAILED, {"error": str(exc) or "the task failed"}
+        except FetchError as exc:
+            return st.FAILED, {"error": str(exc)}
+        except NodeError as exc:
+            self.lease.mark_unhealthy()
+            if attempts <= self.settings.node_retry_attempts and ctx.remaining() > MIN_RETRY_SECONDS \
+                    and not ctx.cancelled():
+                return RETRY, {"error": str(exc)}
+            return st.FAILED, {"error": f"the GPU node failed ({attempts} attempt(s)): {exc}"}
+        except JobCancelled:
+            return st.CANCELLED, {"error": "the job was cancelled"}
+        except (DeadlineExceeded, TimeLimitExceeded):
+            return st.TIMED_OUT, {"error": f"the job exceeded its time limit "
+                                           f"(max_time {job.max_time:.0f} s / complete_by)"}
+        except Exception as exc:  # a plugin bug must still end the job
+            log.exception("task %s crashed on job %s", task.name, ctx.job_id)
+            return st.FAILED, {"error": f"internal error in task {task.name!r}: {type(exc).__name__}: {exc}"}
+
+    def _retry_on_fresh_node(self, task: Task, job_id: str, error: str) -> None:
+        """Put the job back in its queue; the lease middleware stops the failed node after this returns."""
+        applied, _ = self.jobs.transition(job_id, st.QUEUED,
+                                          progress_message=f"retrying after a node failure: {error}")
+        if applied:
+            log.warning("job %s: GPU node failed (%s); retrying on a fresh node", job_id, error)
+            self.lifecycle.requeue(task, job_id)
+
+    def _store_file(self, ctx: TaskContext, output: FileOutput) -> dict:
+        path = Path(output.path)
+        if not path.is_file() or path.stat().st_size == 0:
+            raise JobError(f"task {ctx.task!r} produced no output file")
+        object_name = f"{ctx.job_id}{path.suffix.lower()}"
+        with ctx.stage("upload"):
+            try:
+                url = self._storage().upload(path, object_name, output.content_type)
+            except Exception as exc:
+                log.exception("upload of %s failed", object_name)
+                raise JobError(f"could not store the result in object storage: {type(exc).__name__}: {exc}") \
+                    from exc
+        return {"result_url": url, "result_key": object_name, "metadata": output.metadata, "progress": 1.0}
+
+    def _context(self, job: Job, task_name: str, work_dir: Path, deadline: float) -> TaskContext:
+        settings, jobs, policy = self.settings, self.jobs, self.url_policy
+
+        def downloader(url, dest, should_stop):
+            return download(url, dest, max_bytes=settings.max_download_bytes, policy=policy,
+                            should_stop=should_stop).path
+
+        def reporter(fraction, message):
+            jobs.update(job.id, progress=round(fraction, 4), progress_message=message)
+
+        def is_cancelled():
+            return jobs.status(job.id) != st.RUNNING
+
+        @contextmanager
+        def timer(stage):
+            with metrics.stage_seconds.labels(task_name, stage).time():
+                yield
+
+        def node_session():
+            return session(NODE_POLICY, Timeouts(connect=10.0, read=60.0))
+
+        return TaskContext(job_id=job.id, task=task_name, node=self.lease.current_node(), work_dir=work_dir,
+                           deadline=deadline, downloader=downloader, reporter=reporter,
+                           is_cancelled=is_cancelled, timer=timer, session_factory=node_session,
+                           poll_interval=settings.render_polling_interval)

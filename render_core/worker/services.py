@@ -1,0 +1,114 @@
+"""The worker's composition root: everything a worker process needs, built once.
+
+The job store, the broker with its middleware stack, the GPU pool and lease
+(unless the provider is unlimited), the runner, webhook delivery and the two
+actors. The API builds its own, smaller set (``render_api.services``).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications, TimeLimit
+
+from render_core.config.settings import Settings
+from render_core.dispatch.broker import NAMESPACE, build_broker
+from render_core.dispatch.messages import DELIVER_WEBHOOK, RUN_JOB, WEBHOOK_QUEUE
+from render_core.gpu.monitor import Monitor, MonitorPolicy
+from render_core.gpu.pool import GpuPool, PoolPolicy
+from render_core.jobs.lifecycle import JobLifecycle
+from render_core.jobs.store import JobStore
+from render_core.net.http import AddressPolicy
+from render_core.net.redis_client import connect
+from render_core.net.storage import Storage
+from render_core.sdk.registry import Registry
+
+from .current_job import CurrentJob
+from .middleware import Deadline, GpuLease, StageMetrics
+from .runner import Runner
+from .webhook_delivery import WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+
+class WorkerServices:
+    """Parameters:
+      settings: deployment settings.
+      registry: loaded plugins (tasks and providers).
+      client: a Redis client (default: one for ``settings.redis_url``).
+    """
+
+    def __init__(self, settings: Settings, registry: Registry, client=None):
+        self.settings = settings
+        self.registry = registry
+        self.redis = client or connect(settings.redis_url)
+        self.jobs = JobStore(self.redis, settings.job_ttl)
+        self.url_policy = AddressPolicy(allow_loopback=settings.allow_loopback_urls)
+        self.current_job = CurrentJob(self.jobs)
+        self.pool = self._build_pool()
+        self.lease = GpuLease(registry, self.current_job, self._finish, self.pool,
+                              queue_length=lambda queue: self.redis.llen(f"{NAMESPACE}:{queue}"))
+        self.broker = build_broker(settings, self.redis, self._middleware())
+        self.lifecycle = JobLifecycle(self.jobs, self.broker)
+        self.runner = Runner(settings=settings, registry=registry, lifecycle=self.lifecycle, lease=self.lease,
+                             storage=lambda: self.storage, url_policy=self.url_policy)
+        self.webhooks = WebhookDelivery(settings=settings, jobs=self.jobs, url_policy=self.url_policy)
+        self.run_job = dramatiq.actor(self._run_job, broker=self.broker, actor_name=RUN_JOB,
+                                      queue_name="task.default", max_retries=0,
+                                      deadline=True, stage_metrics=True, gpu_lease=True)
+        self.deliver_webhook = dramatiq.actor(self.webhooks.deliver, broker=self.broker,
+                                              actor_name=DELIVER_WEBHOOK, queue_name=WEBHOOK_QUEUE,
+                                              max_retries=settings.webhook_attempts - 1)
+        for task in registry.tasks.values():
+            self.broker.declare_queue(task.queue)
+
+    def _middleware(self) -> list:
+        """The worker's middleware stack.
+
+        The job middleware come after CurrentMessage and before TimeLimit, which
+        reads the ``time_limit`` option that Deadline and GpuLease set.
+        """
+        return [CurrentMessage(), Deadline(self.current_job, self._finish), StageMetrics(self.current_job),
+                self.lease, TimeLimit(), ShutdownNotifications(), Retries(max_retries=0)]
+
+    def _finish(self, job_id: str, status: str, **fields) -> bool:
+        return self.lifecycle.finish(job_id, status, **fields)
+
+    def _run_job(self, job_id: str) -> None:
+        message = CurrentMessage.get_current_message()
+        try:
+            job = self.current_job.get(message) if message is not None else self.jobs.get(job_id)
+            self.runner.run(job)
+        finally:
+            self.current_job.clear()
+
+    def _build_pool(self) -> GpuPool | None:
+        """The shared GPU pool, or None when the provider is unlimited (local)."""
+        provider = self.registry.provider(self.settings.gpu_provider, self.settings)
+        if getattr(provider, "unlimited", False):
+            return None
+        s = self.settings
+        policy = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
+                            pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
+                            backlog_per_launch=s.gpu_launch_backlog,
+                            lifetime=s.gpu_max_lifetime, ready_timeout=s.gpu_ready_timeout,
+                            ready_poll=s.health_retry_delay)
+        return GpuPool(self.redis, provider, policy)
+
+    def monitor(self) -> Monitor | None:
+        """The pool monitor for this process (started by workers), or None without a pool."""
+        if self.pool is None:
+            return None
+        s = self.settings
+        policy = MonitorPolicy(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout,
+                               lifetime=s.gpu_max_lifetime, refresh_margin=s.gpu_refresh_margin,
+                               tries=s.health_tries, retry_delay=s.health_retry_delay,
+                               warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout)
+        workloads = sorted({t.workload for t in self.registry.tasks.values() if t.workload})
+        return Monitor(self.redis, self.pool, policy, workloads=workloads)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.settings)
