@@ -1,8 +1,10 @@
 """The plugin registry: a pluggy manager fed by the ``c3_render.plugins`` entry points.
 
 Built-in tasks are registered exactly like a third party's, through the entry
-point group. ``C3_RENDER_PLUGINS`` (comma-separated distribution or entry-point
-names) restricts which plugins load; ``C3_RENDER_TRACE_HOOKS=1`` logs hook calls.
+point group, and so are the core distribution's built-in GPU providers.
+``C3_RENDER_PLUGINS`` (comma-separated entry-point names) restricts which task
+plugins load (the core's own entry points always load); ``C3_RENDER_TRACE_HOOKS=1``
+logs hook calls.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from .schema import Integer, Schema, Url
 from .task import Task
 
 ENTRY_POINT_GROUP = "c3_render.plugins"
+#: The distribution whose own entry points (the built-in GPU providers) are never filtered out.
+CORE_DISTRIBUTION = "c3-render"
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,11 @@ class Registry:
         return sorted(infos, key=lambda info: info.name)
 
 
+def _is_core(entry_point: metadata.EntryPoint) -> bool:
+    """Entry points of the core distribution itself (the built-in providers) always load."""
+    return entry_point.dist is not None and entry_point.dist.name == CORE_DISTRIBUTION
+
+
 def load_registry(only: str | None = None, extra_plugins: tuple = ()) -> Registry:
     """Build the registry from installed entry points.
 
@@ -111,12 +120,9 @@ def load_registry(only: str | None = None, extra_plugins: tuple = ()) -> Registr
     names = {n.strip() for n in wanted.split(",") if n.strip()}
     if names:
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if entry_point.name not in names:
+            if entry_point.name not in names and not _is_core(entry_point):
                 manager.set_blocked(entry_point.name)
     manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    from render_core.gpu.providers import builtin
-
-    manager.register(builtin, name="c3_render.builtin_providers")
     for plugin in extra_plugins:
         manager.register(plugin)
     if os.environ.get("C3_RENDER_TRACE_HOOKS") == "1":
