@@ -18,11 +18,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import redis
 
 from render_core.obs import metrics
 
+from .health import wait_healthy
 from .pool import PREFIX, RESERVATION, GpuPool
 from .providers.base import Instance
 from .states import STATES
@@ -63,8 +65,11 @@ class MonitorPolicy:
 class Monitor:
     """Runs :meth:`run_once` every ``interval`` s in a daemon thread while this process leads."""
 
-    def __init__(self, client: redis.Redis, pool: GpuPool, policy: MonitorPolicy, workloads=()):
+    def __init__(self, client: redis.Redis, pool: GpuPool, policy: MonitorPolicy, workloads=(),
+                 sleep: Callable[[float], None] = time.sleep):
+        """``sleep(seconds)`` waits between health tries (tests pass a recorder)."""
         self.client = client
+        self.sleep = sleep
         self.workloads = set(workloads)
         self.pool = pool
         self.policy = policy
@@ -136,7 +141,7 @@ class Monitor:
         if state == "launching":
             if now - float(record.get("launched_at") or now) > self.policy.launch_stale_after:
                 if instance_id.startswith(RESERVATION):
-                    self.pool._forget(instance_id, record["workload"])
+                    self.pool.drop_reservation(instance_id, record["workload"])
                 else:
                     self.pool.stop(instance_id, reason="its launcher never finished starting it")
             return
@@ -146,7 +151,7 @@ class Monitor:
             return
         if state == "busy" and _expired(record, now):
             log.warning("reclaiming the lease on %s: holder %s stopped renewing", instance_id, record.get("holder"))
-            self.pool._move_state(instance_id, ["busy"], "idle", holder="", lease_expiry="", idle_since=now)
+            self.pool.reclaim(instance_id)
             state = "idle"
         if not self._healthy(instance_id):
             if state == "idle" and self.pool.drain(instance_id):
@@ -170,30 +175,24 @@ class Monitor:
         return now >= min(launched + self.policy.lifetime, expires - self.policy.refresh_margin)
 
     def _healthy(self, instance_id: str) -> bool:
+        """``tries`` health checks ``retry_delay`` s apart; False when the instance is gone from the pool."""
         record = self.pool.instance(instance_id)
         if record is None:
             return False
-
         instance = Instance(id=instance_id, workload=record["workload"], node=self.pool.node_of(record),
                             launched_at=float(record.get("launched_at") or 0))
-        for attempt in range(self.policy.tries):
-            try:
-                if self.pool.provider.health(instance):
-                    return True
-            except Exception as exc:
-                log.debug("health check of %s failed: %s", instance_id, exc)
-            if attempt + 1 < self.policy.tries:
-                time.sleep(self.policy.retry_delay)
-        return False
+        return wait_healthy(self.pool.provider, instance, tries=self.policy.tries, delay=self.policy.retry_delay,
+                            sleep=self.sleep)
 
     def reconcile(self) -> None:
         """Adopt or stop instances the provider runs that the pool does not know; forget vanished ones."""
-        if getattr(self.pool.provider, "unlimited", False):
+        provider = self.pool.provider
+        if provider.unlimited:
             return
-        running = {instance.id: instance for instance in self.pool.provider.list_running()}
+        running = {instance.id: instance for instance in provider.list_running()}
         known = {record["id"]: record for record in self.pool.instances()}
         now = self.pool.clock()
-        adopt = not getattr(self.pool.provider, "always_running", False)
+        adopt = not provider.always_running
         for instance_id, instance in running.items():
             if instance_id in known or not adopt or now - instance.launched_at < self.policy.young_grace:
                 continue  # young ones may be between their launch call and the pool record
@@ -202,7 +201,7 @@ class Monitor:
                 self.pool.add(instance, state="idle")
             else:
                 log.warning("stopping untracked instance %s (no node address)", instance_id)
-                self.pool.provider.stop(instance_id)
+                provider.stop(instance_id)
         for instance_id, record in known.items():
             young = now - float(record.get("launched_at") or now) < self.policy.young_grace
             if record["state"] != "launching" and not young and instance_id not in running:

@@ -28,6 +28,7 @@ import redis
 from render_core.obs import metrics
 from render_core.sdk.node import Node
 
+from .health import wait_healthy
 from .providers.base import Instance, LaunchError, Provider
 from .states import STATES
 
@@ -262,22 +263,20 @@ class GpuPool:
         return {key.decode()[len(prefix):] for key in self.client.scan_iter(prefix + "*")}
 
     def _wait_ready(self, instance: Instance) -> bool:
-        """Poll the provider's health check until the new instance answers (``ready_timeout`` s)."""
-        if getattr(self.provider, "unlimited", False):
+        """Check the new instance's health every ``ready_poll`` s until it answers (``ready_timeout`` s).
+
+        Gives up early when the instance left ``launching`` meanwhile (reconcile, teardown).
+        """
+        if self.provider.unlimited:
             return True
-        give_up = self.clock() + self.policy.ready_timeout
-        while True:
+
+        def still_launching() -> bool:
             record = self.instance(instance.id)
-            if record is None or record["state"] != "launching":
-                return False  # stopped meanwhile (reconcile, teardown)
-            try:
-                if self.provider.health(instance):
-                    return True
-            except Exception as exc:
-                log.debug("health of new instance %s: %s", instance.id, exc)
-            if self.clock() >= give_up:
-                return False
-            self.sleep(self.policy.ready_poll)
+            return record is not None and record["state"] == "launching"
+
+        return wait_healthy(self.provider, instance, delay=self.policy.ready_poll, sleep=self.sleep,
+                            clock=self.clock, give_up_at=self.clock() + self.policy.ready_timeout,
+                            still_wanted=still_launching)
 
     def add(self, instance: Instance, *, state: str, holder: str = "") -> None:
         """Record ``instance`` in ``state`` (busy: leased by ``holder``)."""
@@ -312,6 +311,16 @@ class GpuPool:
         if not healthy:
             self.client.set(f"{PREFIX}failed:{instance_id}", 1, ex=int(self.policy.failed_cooldown))
         self.stop(instance_id, reason="unhealthy after a job" if not healthy else "draining")
+
+    def reclaim(self, instance_id: str) -> bool:
+        """Take back a lease whose holder stopped renewing it: busy -> idle; True when reclaimed."""
+        return self._move_state(instance_id, ["busy"], "idle", holder="", lease_expiry="", idle_since=self.clock())
+
+    def drop_reservation(self, reservation_id: str, workload: str) -> None:
+        """Forget a launch placeholder (id ``launch-...``) whose launcher never finished."""
+        if not reservation_id.startswith(RESERVATION):
+            raise ValueError(f"{reservation_id} is an instance, not a launch reservation: stop it instead")
+        self._forget(reservation_id, workload)
 
     def _move_state(self, instance_id: str, from_states: list[str], to_state: str, **fields) -> bool:
         flat = [item for pair in fields.items() for item in pair]

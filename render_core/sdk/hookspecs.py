@@ -15,4 +15,8 @@ def c3_render_tasks():
 
 @hookspec
 def c3_render_providers():
-    """Return ``{name: factory}``; ``factory(settings)`` builds a GPU :class:`Provider` selected by GPU_PROVIDER."""
+    """Return ``{name: factory}``; ``factory(settings)`` builds the GPU provider selected by GPU_PROVIDER.
+
+    The provider implements ``render_core.gpu.providers.base.Provider``: the attributes ``name``,
+    ``unlimited`` and ``always_running`` and the methods ``launch``, ``stop``, ``list_running``, ``health``.
+    """

@@ -87,7 +87,7 @@ class WorkerServices:
     def _build_pool(self) -> GpuPool | None:
         """The shared GPU pool, or None when the provider is unlimited (local)."""
         provider = self.registry.provider(self.settings.gpu_provider, self.settings)
-        if getattr(provider, "unlimited", False):
+        if provider.unlimited:
             return None
         s = self.settings
         policy = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,

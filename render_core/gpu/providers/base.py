@@ -34,13 +34,27 @@ class Instance:
 
 
 class Provider(Protocol):
-    """A source of GPU instances. ``unlimited`` providers (local) need no pool bookkeeping."""
+    """A source of GPU instances.
+
+    Attributes every provider declares:
+      name: the ``GPU_PROVIDER`` value that selects it.
+      unlimited: True when it always has capacity and needs no pool bookkeeping (``local``):
+        the worker then builds no pool, no lease and no monitor.
+      always_running: True when its instances run whether or not the pool holds them
+        (``static`` nodes): reconcile never adopts them, and ``stop`` only gives one back.
+    """
 
     name: str
     unlimited: bool
+    always_running: bool
 
-    def launch(self, workload: str, *, expires_at: float) -> Instance:
-        """Start an instance; raises LaunchError when it cannot."""
+    def launch(self, workload: str, *, expires_at: float, taken: frozenset[str] | set[str] = frozenset()) -> Instance:
+        """Start an instance of ``workload`` that the provider stops by itself at ``expires_at`` (unix s).
+
+        ``taken``: ids of instances the pool already holds (and of nodes given back broken, while
+        other nodes are free); a provider with a fixed set of nodes returns one not in it, one
+        that creates instances ignores it. Raises LaunchError when it cannot.
+        """
 
     def stop(self, instance_id: str) -> None:
         """Stop (or give back) an instance; stopping an unknown or stopped one is not an error."""
@@ -49,4 +63,4 @@ class Provider(Protocol):
         """Every instance the provider runs (and bills) for us now."""
 
     def health(self, instance: Instance) -> bool:
-        """True when the instance answers (one check; the monitor retries)."""
+        """True when the instance answers (one check; ``render_core.gpu.health`` retries)."""

@@ -49,6 +49,8 @@ class Comput3Provider:
 
     name = "comput3"
     unlimited = False
+    #: Workloads exist only while launched: reconcile adopts or stops ones the pool does not know.
+    always_running = False
 
     def __init__(self, api_url: str, api_key: str, *, node_url_template: str = "https://{node}",
                  ui_url_template: str = "https://ui-{node}", launch_backoff: Iterable[float] = (5, 15, 30, 45, 60),

@@ -14,6 +14,8 @@ class LocalProvider:
 
     name = "local"
     unlimited = True
+    #: The local machine runs anyway (never reconciled: the provider is unlimited).
+    always_running = True
 
     @classmethod
     def from_settings(cls, settings) -> "LocalProvider":
