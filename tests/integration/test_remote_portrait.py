@@ -1,4 +1,4 @@
-"""The portrait task on a GPU node: SONIC through a fake ComfyUI speaking node-protocols.md §2."""
+"""The portrait task on a GPU node: SONIC through a fake ComfyUI speaking the protocol of docs/protocols.md, "ComfyUI"."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""A fake ComfyUI server on 127.0.0.1 that speaks node-protocols.md §2 and checks what it is sent.
+"""A fake ComfyUI server on 127.0.0.1 that speaks docs/protocols.md, "ComfyUI", and checks what it is sent.
 
-It stores uploads (under a name different from the one sent, as a real server may),
+It stores uploads under a name different from the one sent (stricter than a real server),
 validates submitted SONIC graphs (node classes, links and their output types, upload
 names, frame size and audio duration), moves prompts through a queue driven by the
 client's ``/history`` polls, renders a real H.264/AAC MP4 still video with the bundled

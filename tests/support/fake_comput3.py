@@ -1,4 +1,4 @@
-"""A fake Comput3.AI: the control API (node-protocols.md §1) and its nodes' health, on 127.0.0.1.
+"""A fake Comput3.AI: the control API (docs/protocols.md, "Comput3 control API") and its nodes' health, on 127.0.0.1.
 
 Routes (``X-C3-API-KEY`` must match, else 401):
 

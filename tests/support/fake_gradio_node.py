@@ -1,7 +1,7 @@
 """A fake GPU node for tests: REAL Gradio apps for CSM and Whisper behind the node's auth header.
 
 One FastAPI app serves ``GET /`` (health), the CSM app at ``/csm/`` and the Whisper app
-at ``/whisper/`` (node-protocols.md §2: same api names, parameter names and return
+at ``/whisper/`` (docs/protocols.md, "Gradio apps": same api names, parameter names and return
 shapes), on 127.0.0.1 with uvicorn in a thread. Outputs are simple and deterministic:
 CSM returns an MP3 tone lasting ``TONE_SECONDS_PER_SENTENCE`` per sentence; Whisper
 returns ``whisper_transcript`` (or ``"Error: ..."`` when ``whisper_error`` is set).

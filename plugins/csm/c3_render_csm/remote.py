@@ -1,4 +1,4 @@
-"""CSM text-to-speech on a GPU node: the node's Gradio app (node-protocols.md §2).
+"""CSM text-to-speech on a GPU node: the node's Gradio app (docs/protocols.md, "Gradio apps").
 
 ``synthesize`` maps the task's parameters onto ``/generate_monologue_audio``, converts
 a voice-cloning reference to mono first, and returns the node's MP3. The Gradio call

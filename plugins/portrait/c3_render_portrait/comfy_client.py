@@ -1,4 +1,4 @@
-"""A small client for the ComfyUI HTTP API on a GPU node (see node-protocols.md §2).
+"""A small client for the ComfyUI HTTP API on a GPU node (see docs/protocols.md, "ComfyUI").
 
 Every call goes through one ``requests.Session`` (the node's auth headers set) with an
 explicit timeout. Failures are mapped once, here: the node not answering, 5xx

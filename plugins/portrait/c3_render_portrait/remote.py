@@ -1,4 +1,4 @@
-"""The ``portrait`` task on a GPU node: SONIC on the node's ComfyUI (node-protocols.md §2).
+"""The ``portrait`` task on a GPU node: SONIC on the node's ComfyUI (docs/protocols.md, "ComfyUI").
 
 Steps: wait until ComfyUI answers, upload the prepared image and audio, submit the
 SONIC graph, follow the prompt through the queue (reporting progress), then download

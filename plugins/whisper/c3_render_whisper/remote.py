@@ -1,4 +1,4 @@
-"""Whisper speech-to-text on a GPU node: the node's Gradio app (node-protocols.md §2).
+"""Whisper speech-to-text on a GPU node: the node's Gradio app (docs/protocols.md, "Gradio apps").
 
 ``transcribe`` uploads the downloaded audio to ``/transcribe_audio`` and returns the
 transcript; the app reports failures as a transcript starting with ``Error:``, which

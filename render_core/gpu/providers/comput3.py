@@ -1,6 +1,6 @@
 """The ``comput3`` provider: GPU workloads rented through the Comput3.AI control API.
 
-Protocol: /work/shared/spec/node-protocols.md §1 (control API) and §2 "Health".
+Protocol: docs/protocols.md, "Comput3 control API" (calls, answers, node URLs, health).
 Every API call sends ``X-C3-API-KEY`` and a JSON body, with connect/read timeouts.
 """
 
