@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from render_core.gpu.providers.comput3 import Comput3Provider, _excerpt, _unix_time, node_hostname
@@ -94,3 +96,15 @@ def test_builtin_factories_build_the_selected_provider():
 def test_misconfigured_providers_say_what_is_missing(name, environ, problem):
     with pytest.raises(ProviderError, match=problem):
         load_registry(only="").provider(name, Settings.from_env(environ))
+
+
+@pytest.mark.parametrize("provider_class", [Comput3Provider, StaticProvider, LocalProvider])
+def test_every_builtin_provider_declares_the_protocol(provider_class):
+    """name, unlimited and always_running are declared (no caller probes them) and launch takes ``taken``."""
+    for attribute, kind in (("name", str), ("unlimited", bool), ("always_running", bool)):
+        assert isinstance(getattr(provider_class, attribute), kind), attribute
+    parameters = inspect.signature(provider_class.launch).parameters
+    assert parameters["taken"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["expires_at"].kind is inspect.Parameter.KEYWORD_ONLY
+    for method in ("stop", "list_running", "health"):
+        assert callable(getattr(provider_class, method)), method
