@@ -64,6 +64,8 @@ class Settings:
     minio_public_url: str = ""
     minio_region: str = "us-east-1"
     render_api_key: str = ""
+    render_keys_file: str = ""
+    render_keys: str = ""
     c3_api_key: str = ""
     output_dir: Path = Path("/app/output")
     gpu_idle_timeout: float = 300.0
@@ -75,6 +77,10 @@ class Settings:
     presign_expiry: int = 7 * 24 * 3600
     max_body_bytes: int = 1024 * 1024
     max_download_bytes: int = 200 * 1024 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    upload_url_expiry: int = 15 * 60
+    upload_expiry_days: int = 1
+    max_waits: int = 200
     webhook_attempts: int = 5
     webhook_interval: float = 5.0
     webhook_timeout: float = 10.0
@@ -140,7 +146,8 @@ class Settings:
 
     def public(self) -> dict:
         """Settings without secrets, for logs and ``c3-render`` output."""
-        hidden = {"minio_access_key", "minio_secret_key", "render_api_key", "c3_api_key", "static_node_key"}
+        hidden = {"minio_access_key", "minio_secret_key", "render_api_key", "render_keys", "c3_api_key",
+                  "static_node_key"}
         return {f.name: ("***" if f.name in hidden and getattr(self, f.name) else str(getattr(self, f.name)))
                 for f in fields(self)}
 
@@ -166,6 +173,8 @@ _SOURCES: dict[str, Source] = {
     "minio_public_url": (("MINIO_PUBLIC_URL",), _text, None),
     "minio_region": (("MINIO_REGION",), _text, None),
     "render_api_key": (("C3_RENDER_API_KEY",), _text, None),
+    "render_keys_file": (("C3_RENDER_KEYS_FILE",), _text, None),
+    "render_keys": (("C3_RENDER_KEYS",), _text, None),
     "c3_api_key": (("C3_API_KEY",), _text, None),
     "output_dir": (("OUTPUT_DIR",), _path, None),
     "gpu_idle_timeout": (("GPU_IDLE_TIMEOUT",), _decimal, _non_negative),
@@ -176,6 +185,10 @@ _SOURCES: dict[str, Source] = {
     "job_ttl": (("JOB_TTL",), _integer, _positive),
     "max_body_bytes": (("MAX_BODY_BYTES",), _integer, _positive),
     "max_download_bytes": (("MAX_DOWNLOAD_BYTES",), _integer, _positive),
+    "max_upload_bytes": (("MAX_UPLOAD_BYTES",), _integer, _positive),
+    "upload_url_expiry": (("UPLOAD_URL_EXPIRY",), _integer, lambda v: 60 <= v <= 7 * 24 * 3600),
+    "upload_expiry_days": (("UPLOAD_EXPIRY_DAYS",), _integer, _positive),
+    "max_waits": (("API_MAX_WAITS",), _integer, _non_negative),
     "webhook_attempts": (("WEBHOOK_ATTEMPTS",), _integer, _positive),
     "webhook_interval": (("WEBHOOK_INTERVAL",), _decimal, _non_negative),
     "webhook_timeout": (("WEBHOOK_TIMEOUT",), _decimal, _positive),
