@@ -1,13 +1,17 @@
-"""API-key middleware: ``X-C3-RENDER-KEY`` or ``Authorization: Bearer`` against C3_RENDER_API_KEY."""
+"""API-key middleware: ``X-C3-RENDER-KEY`` or ``Authorization: Bearer`` against the key ring.
+
+Every request to a protected route gets ``req.context.principal`` (the key's name and role);
+with no key configured at all, the API is open and every caller is ``anonymous`` (an admin).
+"""
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 import falcon
 
 from .errors import ApiError
+from .keys import ANONYMOUS, KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -16,22 +20,28 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 
 class ApiKeyAuth:
-    """Refuses requests without the configured key; with no key configured, everything is open."""
+    """Refuses requests without a configured key; with no key configured, everything is open."""
 
-    def __init__(self, api_key: str):
-        self.api_key = api_key.encode()
-        if not api_key:
-            log.warning("C3_RENDER_API_KEY is not set: the API accepts requests without a key")
+    def __init__(self, keys: KeyRing):
+        self.keys = keys
+        if keys.open:
+            log.warning("no API key is configured (C3_RENDER_API_KEY, C3_RENDER_KEYS, C3_RENDER_KEYS_FILE): "
+                        "the API accepts requests without a key")
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not self.api_key or req.path in OPEN_PATHS:
+        if self.keys.open:
+            req.context.principal = ANONYMOUS
+            return
+        if req.path in OPEN_PATHS:
             return
         presented = req.get_header("X-C3-RENDER-KEY") or _bearer(req.get_header("Authorization"))
         if not presented:
             raise ApiError(falcon.HTTP_401, "Unauthorized",
                            "send the API key in X-C3-RENDER-KEY or Authorization: Bearer <key>")
-        if not hmac.compare_digest(presented.encode(), self.api_key):
+        principal = self.keys.identify(presented)
+        if principal is None:
             raise ApiError(falcon.HTTP_401, "Unauthorized", "the API key is not valid")
+        req.context.principal = principal
 
 
 def _bearer(header: str | None) -> str | None:
