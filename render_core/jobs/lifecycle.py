@@ -1,12 +1,14 @@
 """Submitting and finishing jobs: a record change and the message it implies, written together.
 
-``submit`` stores a queued job and its ``run_job`` message in one MULTI/EXEC;
+``submit`` stores a queued job, its index entries and its ``run_job`` message in one
+MULTI/EXEC; ``submit_once`` does the same at most once per idempotency key;
 ``finish`` moves a job to a terminal status, counts it and sends its webhook;
 ``requeue`` sends ``run_job`` again for a job that goes back to the queue.
 """
 
 from __future__ import annotations
 
+import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from render_core.dispatch.broker import enqueue_in_pipeline
@@ -14,6 +16,9 @@ from render_core.dispatch.messages import run_job_message, webhook_message
 from render_core.obs import metrics
 from render_core.sdk.task import Task
 
+from .idempotency import TTL as IDEMPOTENCY_TTL
+from .idempotency import Claim
+from .index import JobIndex
 from .store import JobStore
 from .webhook_payload import payload
 
@@ -22,22 +27,59 @@ class JobLifecycle:
     """Parameters:
       store: the :class:`JobStore`.
       broker: the Redis broker the messages go through (sending is enough).
+      index: the per-owner job index (default: one on the store's client and TTL).
     """
 
-    def __init__(self, store: JobStore, broker: RedisBroker):
+    #: WATCH conflicts tolerated before ``submit_once`` gives up (each one means another
+    #: request wrote the key, so the next read finds it).
+    WATCH_RETRIES = 5
+
+    def __init__(self, store: JobStore, broker: RedisBroker, index: JobIndex | None = None):
         self.store = store
         self.broker = broker
+        self.index = index or JobIndex(store.client, store.ttl)
 
-    def submit(self, task: Task, params: dict) -> dict:
+    def submit(self, task: Task, params: dict, *, owner: str = "") -> dict:
         """Store a queued job and its ``run_job`` message in one MULTI/EXEC; returns the record."""
-        record = self.store.new_record(task.name, params)
-        message = run_job_message(task.queue, record["id"])
+        record = self.store.new_record(task.name, params, owner=owner)
         with self.store.client.pipeline(transaction=True) as pipe:
-            self.store.create(record, pipe)
-            enqueue_in_pipeline(self.broker, pipe, message)
+            self._queue_submission(pipe, task, record)
             pipe.execute()
         metrics.jobs_submitted.labels(task.name).inc()
         return record
+
+    def submit_once(self, task: Task, params: dict, claim: Claim, *, owner: str = "") -> tuple[str, bool]:
+        """Submit unless ``claim`` was used before; returns (job id, replayed).
+
+        The claim is read under WATCH and written in the submission's MULTI/EXEC, so of
+        concurrent duplicates exactly one creates the job; the others replay its id.
+        Raises :class:`IdempotencyConflict` when the claim was used with another body.
+        """
+        ttl = min(IDEMPOTENCY_TTL, self.store.ttl)
+        with self.store.client.pipeline(transaction=True) as pipe:
+            for _ in range(self.WATCH_RETRIES):
+                try:
+                    pipe.watch(claim.redis_key)
+                    stored = pipe.get(claim.redis_key)
+                    if stored is not None:
+                        pipe.unwatch()
+                        return claim.replay(stored), True
+                    record = self.store.new_record(task.name, params, owner=owner)
+                    pipe.multi()
+                    pipe.set(claim.redis_key, claim.value(record["id"]), ex=ttl)
+                    self._queue_submission(pipe, task, record)
+                    pipe.execute()
+                except redis.WatchError:
+                    pipe.reset()
+                    continue
+                metrics.jobs_submitted.labels(task.name).inc()
+                return record["id"], False
+        raise redis.WatchError(f"idempotency key kept changing ({self.WATCH_RETRIES} tries)")
+
+    def _queue_submission(self, pipe, task: Task, record: dict) -> None:
+        self.store.create(record, pipe)
+        self.index.add(pipe, record)
+        enqueue_in_pipeline(self.broker, pipe, run_job_message(task.queue, record["id"]))
 
     def requeue(self, task: Task, job_id: str) -> None:
         """Send ``run_job`` for an existing job again (a retry on a fresh node)."""

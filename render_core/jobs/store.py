@@ -20,10 +20,13 @@ import redis
 from . import status as st
 
 KEY_PREFIX = "c3render:job:"
+#: Pub/sub channel on which every move to a terminal status publishes the job id.
+FINISHED_CHANNEL = "c3render:jobs:finished"
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-#: KEYS[1] job key; ARGV[1] new status or "" (fields only); ARGV[2] JSON list of
-#: statuses the job must be in; ARGV[3..] field/value pairs. Returns {applied, current}.
+#: KEYS[1] job key; KEYS[2] (optional) a channel to publish the job id on when applied;
+#: ARGV[1] new status or "" (fields only); ARGV[2] JSON list of statuses the job must be in;
+#: ARGV[3..] field/value pairs. Returns {applied, current}.
 _UPDATE_IF = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
@@ -32,6 +35,7 @@ for _, s in ipairs(allowed) do
   if s == current then
     if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[1]) end
     if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+    if KEYS[2] then redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id')) end
     return {1, current}
   end
 end
@@ -75,6 +79,7 @@ class Job:
     webhook: str | None = None
     webhook_attempts: int = 0
     webhook_error: str | None = None
+    owner: str = ""
 
     @property
     def notify_url(self) -> str | None:
@@ -107,7 +112,7 @@ class Job:
             progress_message=data.get("progress_message") or None,
             attempts=int(data.get("attempts") or 0), webhook=data.get("webhook") or None,
             webhook_attempts=int(data.get("webhook_attempts") or 0),
-            webhook_error=data.get("webhook_error") or None,
+            webhook_error=data.get("webhook_error") or None, owner=data.get("owner", ""),
         )
 
 
@@ -131,13 +136,13 @@ class JobStore:
         self.ttl = ttl
         self._update_if = client.register_script(_UPDATE_IF)
 
-    def new_record(self, task: str, params: dict, *, now: float | None = None) -> dict:
-        """The fields of a fresh queued job (not yet stored)."""
+    def new_record(self, task: str, params: dict, *, now: float | None = None, owner: str = "") -> dict:
+        """The fields of a fresh queued job (not yet stored); ``owner`` is the submitting key's name."""
         now = time.time() if now is None else now
         return {
             "id": new_job_id(), "type": task, "status": st.QUEUED, "params": params,
             "created_at": now, "complete_by": now + params["complete_in"], "max_time": params["max_time"],
-            "attempts": 0, "webhook": "pending" if params.get("notify_url") else "",
+            "attempts": 0, "webhook": "pending" if params.get("notify_url") else "", "owner": owner,
         }
 
     def create(self, record: dict, pipe) -> None:
@@ -159,8 +164,8 @@ class JobStore:
         allowed = sorted(st.ALLOWED_FROM[new_status])
         if new_status in st.TERMINAL:
             fields.setdefault("finished_at", time.time())
-        applied, current = self._update_if(
-            keys=[job_key(job_id)], args=[new_status, json.dumps(allowed), *_encode(fields)])
+        keys = [job_key(job_id), FINISHED_CHANNEL] if new_status in st.TERMINAL else [job_key(job_id)]
+        applied, current = self._update_if(keys=keys, args=[new_status, json.dumps(allowed), *_encode(fields)])
         return bool(applied), (current.decode() or None) if isinstance(current, bytes) else (current or None)
 
     def update(self, job_id: str, *, when: tuple[str, ...] = (st.RUNNING,), **fields) -> bool:
