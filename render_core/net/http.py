@@ -75,11 +75,15 @@ class AddressPolicy:
 
     ``allow_loopback`` admits loopback (``c3-render dev``, tests); ``allow_private``
     admits private, shared (100.64/10) and loopback addresses (trusted operator-configured
-    targets). Link-local, metadata, unspecified, multicast and reserved are never admitted.
+    targets). ``trusted_endpoints`` are exact ``(host, port)`` pairs (the operator's own object
+    storage) whose connections are checked as with ``allow_private``; any other host, or the
+    same host on another port, gets the policy above. Link-local, metadata, unspecified,
+    multicast and reserved are never admitted.
     """
 
     allow_loopback: bool = False
     allow_private: bool = False
+    trusted_endpoints: frozenset[tuple[str, int]] = frozenset()
 
     def allows(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         """True when a connection to ``address`` is permitted."""
@@ -97,6 +101,12 @@ class AddressPolicy:
         if category in ("private", "shared (CGNAT)") and self.allow_private:
             return None
         return f"{category} address"
+
+    def for_endpoint(self, host: str, port: int) -> "AddressPolicy":
+        """The policy for a connection to ``host:port``: private allowed when it is a trusted endpoint."""
+        if (host.lower().rstrip("."), port) in self.trusted_endpoints:
+            return AddressPolicy(allow_loopback=True, allow_private=True)
+        return self
 
     def host_refusal_reason(self, host: str) -> str | None:
         """Why a host name is refused before it is even resolved (cloud metadata names), or None."""
@@ -136,7 +146,8 @@ class _PolicyConnectMixin:
             infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
-        checked = [(info[4][0], self.policy.refusal_reason(info[4][0])) for info in infos]
+        policy = self.policy.for_endpoint(host, self.port)
+        checked = [(info[4][0], policy.refusal_reason(info[4][0])) for info in infos]
         allowed = [ip for ip, reason in checked if reason is None]
         if not allowed:
             ip, reason = checked[0]

@@ -30,6 +30,7 @@ def boot() -> WorkerServices:
     services = WorkerServices(settings, registry)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     services.storage.ensure_bucket()
+    services.storage.ensure_upload_expiry(settings.upload_expiry_days)
     metrics.declare_series(registry.tasks.values(), STATES)
     services.broker.add_middleware(ProcessThreads(services.monitor()))
     dramatiq.set_broker(services.broker)

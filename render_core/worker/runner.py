@@ -20,6 +20,7 @@ from render_core.jobs import status as st
 from render_core.jobs.lifecycle import JobLifecycle
 from render_core.jobs.store import Job
 from render_core.net.http import AddressPolicy, FetchError, Timeouts, download, session
+from render_core.net.upload_urls import UploadUrls
 from render_core.obs import metrics
 from render_core.sdk.context import TaskContext
 from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
@@ -50,10 +51,12 @@ class Runner:
       lease: the GPU-lease middleware (the node of this thread, health verdicts).
       storage: where media results go; a callable returning it, so it is built on first use.
       url_policy: the address policy for user-supplied URLs.
+      upload_urls: recognises input URLs of client uploads (our own storage, trusted exactly,
+        limited to MAX_UPLOAD_BYTES); default: built from ``settings``.
     """
 
     def __init__(self, *, settings: Settings, registry: Registry, lifecycle: JobLifecycle, lease: GpuLease,
-                 storage, url_policy: AddressPolicy):
+                 storage, url_policy: AddressPolicy, upload_urls: UploadUrls | None = None):
         self.settings = settings
         self.registry = registry
         self.lifecycle = lifecycle
@@ -61,6 +64,8 @@ class Runner:
         self.lease = lease
         self._storage = storage
         self.url_policy = url_policy
+        self.upload_urls = upload_urls or UploadUrls(settings)
+        self.upload_policy = self.upload_urls.policy(url_policy)
 
     def run(self, job: Job | None) -> None:
         """Run ``job`` (loaded by the caller) to a terminal status."""
@@ -147,8 +152,12 @@ class Runner:
 
     def _context(self, job: Job, task_name: str, work_dir: Path, deadline: float) -> TaskContext:
         settings, jobs, policy = self.settings, self.jobs, self.url_policy
+        uploads, upload_policy = self.upload_urls, self.upload_policy
 
         def downloader(url, dest, should_stop):
+            if uploads.object_of(url):
+                return download(url, dest, max_bytes=settings.max_upload_bytes, policy=upload_policy,
+                                should_stop=should_stop).path
             return download(url, dest, max_bytes=settings.max_download_bytes, policy=policy,
                             should_stop=should_stop).path
 
