@@ -14,19 +14,22 @@ from .auth import ApiKeyAuth
 from .metrics import MetricsResource, RequestMetrics
 from .openapi import OpenApiResource
 from .resources.health import Liveness, Readiness
+from .resources.job_list import JobListResource
 from .resources.jobs import JobUpdateResource, ResultResource, StatusResource
 from .resources.tasks import TaskResource
+from .resources.uploads import UploadResource
 from .services import ApiServices
 
 log = logging.getLogger(__name__)
 
 #: Paths owned by the core; a task may not use them as its name.
-RESERVED = frozenset({"status", "result", "job", "healthz", "readyz", "metrics", "openapi.json"})
+RESERVED = frozenset({"status", "result", "job", "jobs", "uploads", "healthz", "readyz", "metrics",
+                      "openapi.json"})
 
 
 def create_app(services: ApiServices) -> falcon.App:
     """Build the app: one ``POST /<task>`` per registered task plus the job and probe routes."""
-    app = falcon.App(middleware=[RequestMetrics(), ApiKeyAuth(services.settings.render_api_key)],
+    app = falcon.App(middleware=[RequestMetrics(), ApiKeyAuth(services.keys)],
                      cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
@@ -38,6 +41,8 @@ def create_app(services: ApiServices) -> falcon.App:
     app.add_route("/status/{job_id}", StatusResource(services))
     app.add_route("/result/{job_id}", ResultResource(services))
     app.add_route("/job/{job_id}", JobUpdateResource(services))
+    app.add_route("/jobs", JobListResource(services))
+    app.add_route("/uploads", UploadResource(services))
     app.add_route("/healthz", Liveness())
     app.add_route("/readyz", Readiness(services.redis))
     app.add_route("/openapi.json", OpenApiResource(services.registry))

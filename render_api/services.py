@@ -1,8 +1,9 @@
 """The API's composition root: what the HTTP process needs, and nothing of the worker's.
 
 The job store, the registry, a broker that only sends messages, the job
-lifecycle (submit, finish) and object storage for ``remove_data``. No GPU
-provider, pool or lease is built here, so the API needs no provider secret.
+lifecycle (submit, finish), the job index, the API keys, the waits of ``Prefer: wait`` and
+object storage (uploads, ``remove_data``). No GPU provider, pool or lease is built here, so
+the API needs no provider secret.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ from functools import cached_property
 
 from render_core.config.settings import Settings
 from render_core.dispatch.broker import build_broker
+from render_core.jobs.index import JobIndex
 from render_core.jobs.lifecycle import JobLifecycle
 from render_core.jobs.store import JobStore
 from render_core.net.redis_client import connect
 from render_core.net.storage import Storage
+from render_core.net.upload_urls import UploadUrls
 from render_core.sdk.registry import Registry
+
+from .keys import KeyRing
+from .waits import JobWaits
 
 
 class ApiServices:
@@ -30,12 +36,16 @@ class ApiServices:
         self.registry = registry
         self.redis = client or connect(settings.redis_url)
         self.jobs = JobStore(self.redis, settings.job_ttl)
+        self.index = JobIndex(self.redis, settings.job_ttl)
         self.broker = build_broker(settings, self.redis)
-        self.lifecycle = JobLifecycle(self.jobs, self.broker)
+        self.lifecycle = JobLifecycle(self.jobs, self.broker, self.index)
+        self.keys = KeyRing(settings.render_api_key, settings.render_keys, settings.render_keys_file)
+        self.waits = JobWaits(self.redis, settings.max_waits)
+        self.upload_urls = UploadUrls(settings)
         for task in registry.tasks.values():
             self.broker.declare_queue(task.queue)
 
     @cached_property
     def storage(self) -> Storage:
-        """Object storage, built on first use (only ``remove_data`` needs it)."""
+        """Object storage, built on first use (uploads and ``remove_data`` need it)."""
         return Storage(self.settings)
