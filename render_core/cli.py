@@ -1,4 +1,4 @@
-"""``c3-render``: the command line (api, worker, dev, plugins)."""
+"""``c3-render``: the command line (api, worker, dev, plugins; submit, status, result, cancel, jobs)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import os
 import sys
 import tempfile
 
+from render_core.client import commands as job_commands
 from render_core.config.settings import Settings, SettingsError
 
 API_APP = "render_api.wsgi:app"
+#: Threads of one API process left for requests that do not wait (``Prefer: wait``).
+API_SPARE_THREADS = 16
 WORKER_MODULE = "render_core.worker.boot:boot"
 
 
@@ -33,11 +36,17 @@ def _use_multiprocess_metrics(role: str) -> None:
 
 
 def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
-    """Serve the API with gunicorn (extra arguments go to gunicorn)."""
+    """Serve the API with gunicorn's threaded workers (extra arguments go to gunicorn).
+
+    Each process gets ``--threads`` threads; at most threads - 16 of them hold ``Prefer: wait``
+    requests (API_MAX_WAITS, unless set), so waits never starve other requests.
+    """
+    os.environ.setdefault("API_MAX_WAITS", str(max(args.threads - API_SPARE_THREADS, 0)))
     _settings_or_exit()
     _use_multiprocess_metrics("api")
     argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
-            "--timeout", "60", "--graceful-timeout", "30", "--access-logfile", "-", *extra, API_APP]
+            "--worker-class", "gthread", "--threads", str(args.threads),
+            "--timeout", "90", "--graceful-timeout", "30", "--access-logfile", "-", *extra, API_APP]
     os.execv(sys.executable, argv)
     return 0  # not reached
 
@@ -91,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the HTTP API with gunicorn")
     api.add_argument("--bind", default=os.environ.get("API_BIND", "0.0.0.0:5000"))
     api.add_argument("--workers", type=int, default=int(os.environ.get("API_WORKERS", "2")))
+    api.add_argument("--threads", type=int, default=int(os.environ.get("API_THREADS", "256")),
+                     help="threads per API process (requests served at once, waits included)")
     api.set_defaults(func=cmd_api)
     worker = commands.add_parser("worker", help="run job workers (dramatiq flags pass through)")
     worker.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")))
@@ -109,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="list loaded plugins")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
+    job_commands.add_commands(commands)
     return parser
 
 
@@ -116,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
     if extra and args.command not in ("api", "worker"):
         build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "job_command", None) is not None:
+        return job_commands.run(args.job_command, args)
     return args.func(args, extra) or 0
 
 

@@ -83,6 +83,34 @@ def api(stack_env, services_dir, worker) -> str:
     stop(process)
 
 
+#: Named keys of the ``keyed_api`` (name -> key); ``ops`` is an admin, the others clients.
+API_KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef",
+            "ops": "ops-key-0123456789abcdef"}
+
+
+@pytest.fixture(scope="session")
+def keys_file(services_dir) -> Path:
+    """The keys file of ``keyed_api``: alice's key as a SHA-256 digest, the others in clear."""
+    import hashlib
+    import json
+
+    path = services_dir / "api-keys.json"
+    path.write_text(json.dumps({"keys": [
+        {"name": "alice", "sha256": hashlib.sha256(API_KEYS["alice"].encode()).hexdigest(), "role": "client"},
+        {"name": "bob", "key": API_KEYS["bob"]},
+        {"name": "ops", "key": API_KEYS["ops"], "role": "admin"},
+    ]}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def keyed_api(stack_env, services_dir, worker, keys_file) -> str:
+    """Base URL of a real API that needs the keys of ``keys_file`` (same Redis and worker as ``api``)."""
+    process, url = start_api({**stack_env, "C3_RENDER_KEYS_FILE": str(keys_file)}, services_dir / "keyed-api.log")
+    yield url
+    stop(process)
+
+
 @pytest.fixture
 def receiver():
     with WebhookReceiver() as server:
