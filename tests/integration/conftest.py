@@ -85,7 +85,7 @@ def api(stack_env, services_dir, worker) -> str:
 
 #: Named keys of the ``keyed_api`` (name -> key); ``ops`` is an admin, the others clients.
 API_KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef",
-            "ops": "ops-key-0123456789abcdef"}
+            "ops": "ops-key-0123456789abcdef", "pager": "pager-key-0123456789abcdef"}
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +99,7 @@ def keys_file(services_dir) -> Path:
         {"name": "alice", "sha256": hashlib.sha256(API_KEYS["alice"].encode()).hexdigest(), "role": "client"},
         {"name": "bob", "key": API_KEYS["bob"]},
         {"name": "ops", "key": API_KEYS["ops"], "role": "admin"},
+        {"name": "pager", "key": API_KEYS["pager"]},
     ]}))
     return path
 
