@@ -68,7 +68,7 @@ class JobWaits:
                 while job is not None and not job.terminal:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not event.wait(remaining):
-                        break
+                        return load(), True  # the wait is over: answer the status as it is now
                     event.clear()
                     job = load()
                 return job, True
