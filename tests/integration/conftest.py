@@ -88,6 +88,10 @@ API_KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abc
             "ops": "ops-key-0123456789abcdef", "pager": "pager-key-0123456789abcdef"}
 
 
+#: MAX_UPLOAD_BYTES of the ``keyed_api``.
+KEYED_MAX_UPLOAD = 8 * 1024 * 1024
+
+
 @pytest.fixture(scope="session")
 def keys_file(services_dir) -> Path:
     """The keys file of ``keyed_api``: alice's key as a SHA-256 digest, the others in clear."""
@@ -107,7 +111,8 @@ def keys_file(services_dir) -> Path:
 @pytest.fixture(scope="session")
 def keyed_api(stack_env, services_dir, worker, keys_file) -> str:
     """Base URL of a real API that needs the keys of ``keys_file`` (same Redis and worker as ``api``)."""
-    process, url = start_api({**stack_env, "C3_RENDER_KEYS_FILE": str(keys_file)}, services_dir / "keyed-api.log")
+    env = {**stack_env, "C3_RENDER_KEYS_FILE": str(keys_file), "MAX_UPLOAD_BYTES": str(KEYED_MAX_UPLOAD)}
+    process, url = start_api(env, services_dir / "keyed-api.log")
     yield url
     stop(process)
 
