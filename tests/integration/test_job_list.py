@@ -3,7 +3,6 @@
 import time
 from datetime import datetime, timezone
 
-import pytest
 import requests
 
 from conftest import API_KEYS
@@ -34,7 +33,6 @@ def _page(api: str, **params) -> dict:
     return answer.json()
 
 
-@pytest.mark.slow
 def test_a_thousand_jobs_page_with_stable_cursors_while_new_jobs_arrive(keyed_api, services):
     expected = _store_jobs(services, "pager", 1000, start=time.time() - 600)
     seen, arrived, cursor = [], [], None
