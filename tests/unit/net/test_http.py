@@ -477,3 +477,33 @@ def test_https_verifies_the_certificate_against_the_host_name(serve, fake_dns, c
         with pytest.raises(requests.exceptions.SSLError):  # same server, but the name does not match
             guarded.get(f"https://127.0.0.1:{served.port}/")
     assert good.content == b"over tls"
+
+
+# --------------------------------------------------------------------------- trusted endpoints
+
+
+def test_a_trusted_endpoint_is_reachable_on_loopback_and_only_on_its_port(serve, tmp_path):
+    storage = serve({"/bucket/uploads/a": lambda h: send(h, b"upload")})
+    other = serve({"/x": lambda h: send(h, b"other")})
+    policy = AddressPolicy(trusted_endpoints=frozenset({("127.0.0.1", storage.port)}))
+
+    assert download(storage.url("/bucket/uploads/a"), tmp_path / "a", max_bytes=100, policy=policy).size == 6
+    with pytest.raises(BlockedAddress, match="loopback"):
+        download(other.url("/x"), tmp_path / "b", max_bytes=100, policy=policy)
+    assert other.paths == []
+
+
+def test_a_redirect_from_a_trusted_endpoint_is_checked_again(serve, tmp_path):
+    other = serve({"/x": lambda h: send(h, b"other")})
+    storage = serve({"/go": redirect_to(other.url("/x"))})
+    policy = AddressPolicy(trusted_endpoints=frozenset({("127.0.0.1", storage.port)}))
+    with pytest.raises(BlockedAddress, match="loopback"):
+        download(storage.url("/go"), tmp_path / "c", max_bytes=100, policy=policy)
+    assert other.paths == []
+
+
+def test_a_trusted_endpoint_never_opens_metadata_addresses(fake_dns, tmp_path):
+    fake_dns({"storage.internal": ["169.254.169.254"]})
+    policy = AddressPolicy(trusted_endpoints=frozenset({("storage.internal", 80)}))
+    with pytest.raises(BlockedAddress, match="cloud metadata"):
+        download("http://storage.internal/bucket/uploads/a", tmp_path / "d", max_bytes=100, policy=policy)
