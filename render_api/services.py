@@ -23,6 +23,9 @@ from render_core.sdk.registry import Registry
 from .keys import KeyRing
 from .waits import JobWaits
 
+#: Redis connections one API process opens at most (threads beyond this wait for one).
+REDIS_CONNECTIONS = 64
+
 
 class ApiServices:
     """Parameters:
@@ -34,7 +37,7 @@ class ApiServices:
     def __init__(self, settings: Settings, registry: Registry, client=None):
         self.settings = settings
         self.registry = registry
-        self.redis = client or connect(settings.redis_url)
+        self.redis = client or connect(settings.redis_url, max_connections=REDIS_CONNECTIONS)
         self.jobs = JobStore(self.redis, settings.job_ttl)
         self.index = JobIndex(self.redis, settings.job_ttl)
         self.broker = build_broker(settings, self.redis)

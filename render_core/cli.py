@@ -46,6 +46,7 @@ def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
     _use_multiprocess_metrics("api")
     argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
             "--worker-class", "gthread", "--threads", str(args.threads),
+            "--worker-connections", str(max(1000, 2 * args.threads)),
             "--timeout", "90", "--graceful-timeout", "30", "--access-logfile", "-", *extra, API_APP]
     os.execv(sys.executable, argv)
     return 0  # not reached
