@@ -7,7 +7,9 @@ process's threads and resident memory, Redis commands per second and clients, an
 of a request that does not wait. Then it finishes every job (one Lua script each, which
 publishes the id) and measures how long until every waiting request has its answer.
 
-Run: python bench/bench_waits.py [N] [THREADS]   (from the repo root; figures are printed, not asserted)
+Run: python bench/bench_waits.py [N] [THREADS] [gunicorn|granian]   (from the repo root; figures are
+printed, not asserted). ``granian`` serves the same WSGI app with ``--blocking-threads THREADS``
+(needs ``pip install granian``).
 """
 
 from __future__ import annotations
@@ -61,17 +63,27 @@ def commands_processed(client) -> int:
     return int(client.info("stats")["total_commands_processed"])
 
 
-def main(count: int, threads: int) -> None:
+def server_command(server: str, port: int, threads: int) -> list[str]:
+    if server == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--blocking-threads", str(threads), "--backpressure", str(threads),
+                "render_api.wsgi:app"]
+    return [sys.executable, "-m", "render_core.cli", "api", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+            "--threads", str(threads)]
+
+
+def main(count: int, threads: int, server: str) -> None:
     print(f"# {machine_info()}")
-    print(f"# gunicorn gthread, 1 process, {threads} threads, API_MAX_WAITS={max(threads - 16, 0)}; "
+    kind = "granian wsgi, --blocking-threads" if server == "granian" else "gunicorn gthread,"
+    print(f"# {kind} 1 process, {threads} threads, API_MAX_WAITS={max(threads - 16, 0)}; "
           f"{count} waiting requests")
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis_server:
         port = free_port()
         env = {**os.environ, "REDIS_URL": redis_server.url, "C3_RENDER_PLUGINS": "echo",
                "PROMETHEUS_MULTIPROC_DIR": str(Path(tmp) / "metrics"), "LOG_LEVEL": "WARNING"}
-        env.pop("API_MAX_WAITS", None)
-        api = subprocess.Popen([sys.executable, "-m", "render_core.cli", "api", "--bind", f"127.0.0.1:{port}",
-                                "--workers", "1", "--threads", str(threads)], env=env,
+        env["API_MAX_WAITS"] = str(max(threads - 16, 0))
+        Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
+        api = subprocess.Popen(server_command(server, port, threads), env=env,
                                stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "api.log", "wb"))
         try:
             base = f"http://127.0.0.1:{port}"
@@ -162,4 +174,5 @@ def main(count: int, threads: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200, int(sys.argv[2]) if len(sys.argv) > 2 else 256)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200, int(sys.argv[2]) if len(sys.argv) > 2 else 256,
+         sys.argv[3] if len(sys.argv) > 3 else "gunicorn")
