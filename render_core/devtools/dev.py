@@ -81,7 +81,7 @@ def _speech_sample(api: str) -> str | None:
     return None
 
 
-def _banner(api: str, samples: str, speech: str | None, metrics_port: int) -> str:
+def _banner(api: str, samples: str, speech: str | None, metrics_port: int, samples_dir: Path) -> str:
     speech = speech or f"{samples}/speech.mp3"
     return f"""
 C3 Render is running.
@@ -96,7 +96,16 @@ Try:
   curl -s -X POST {api}/portrait -d '{{"image_url": "{samples}/portrait.png", "audio_url": "{speech}"}}'
 then:
   curl -s {api}/status/<id>
+  curl -s -H 'Prefer: wait=30' {api}/status/<id>     (answers as soon as the job ends)
   curl -s {api}/result/<id>
+
+Or with the CLI (local files are uploaded; --wait shows progress, then the result):
+  export C3_RENDER_URL={api}
+  c3-render submit analyze --file image_url={samples_dir}/sample.png --wait
+  c3-render submit csm --field text='Hello from C3 Render.' --wait -o hello.mp3
+  c3-render submit whisper --field audio_url='{speech}' --wait
+  c3-render submit portrait --file image_url={samples_dir}/portrait.png --field audio_url='{speech}' --wait -o talk.mp4
+  c3-render jobs
 
 Ctrl-C stops everything.
 """
@@ -115,7 +124,8 @@ def run_dev(data_dir: str, port: int = 5000) -> int:
         print("starting Redis and the S3 server ...", flush=True)
         redis_server.start()
         s3_server.start()
-        samples_server, samples_url = _serve_samples(write_samples(root / "samples"))
+        samples_dir = write_samples(root / "samples")
+        samples_server, samples_url = _serve_samples(samples_dir)
         metrics_port = free_port()
         env = {**os.environ, "REDIS_URL": redis_server.url, "MINIO_ENDPOINT": s3_server.endpoint,
                "MINIO_ACCESS_KEY": ACCESS_KEY, "MINIO_SECRET_KEY": _secret(root), "MINIO_BUCKET": BUCKET,
@@ -127,7 +137,7 @@ def run_dev(data_dir: str, port: int = 5000) -> int:
         api = f"http://127.0.0.1:{port}"
         _wait_ready(f"{api}/readyz", children)
         print("making a speech sample with the csm task ...", flush=True)
-        print(_banner(api, samples_url, _speech_sample(api), metrics_port), flush=True)
+        print(_banner(api, samples_url, _speech_sample(api), metrics_port, samples_dir), flush=True)
         while not stop.is_set():
             if any(child.poll() is not None for child in children):
                 print("c3-render dev: a process exited; stopping", file=sys.stderr)

@@ -47,6 +47,16 @@ def test_dev_serves_the_printed_examples_and_stops_cleanly(tmp_path):
         status = wait_for(finished, timeout=120, message="the analyze job")
         assert status["status"] == "success", status
         assert "C3 RENDER" in requests.get(f"{api}/result/{job_id}", timeout=5).json()["text"].upper()
+
+        cli = re.search(r"c3-render submit analyze --file (\S+) --wait", output)  # the CLI example, as printed
+        assert cli, output
+        for task in ("analyze", "csm", "whisper", "portrait"):
+            assert f"c3-render submit {task} " in output
+        done = subprocess.run([sys.executable, "-m", "render_core.cli", "submit", "analyze", "--file", cli.group(1),
+                               "--wait"], env={**env, "C3_RENDER_URL": api}, capture_output=True, text=True,
+                              timeout=180)
+        assert done.returncode == 0, done.stderr
+        assert "C3 RENDER" in done.stdout.upper()
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=60)
