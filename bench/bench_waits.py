@@ -117,7 +117,7 @@ def main(count: int, threads: int, server: str) -> None:
                 sock.sendall(f"GET /status/{job_id} HTTP/1.1\r\nHost: bench\r\nPrefer: wait=60\r\n"
                              f"Connection: close\r\n\r\n".encode())
                 sockets.append(sock)
-            time.sleep(3)  # every request reached its wait
+            time.sleep(3 + count / 200)  # every request reached its wait
             holding = proc_status(pid)
             before = commands_processed(client)
             time.sleep(5)
