@@ -15,7 +15,7 @@ class ProgressBar:
 
     def __init__(self, job_id: str):
         self.bar = tqdm(total=100, desc=job_id[:8], unit="%", file=sys.stderr, leave=True,
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}{postfix}", ncols=100)
         self.seen = 0.0
 
     def update(self, body: dict) -> None:
@@ -25,7 +25,7 @@ class ProgressBar:
         if percent > self.seen:
             self.bar.update(percent - self.seen)
             self.seen = percent
-        message = body.get("progress_message") or ""
+        message = "" if body["status"] in ("success", "cancelled") else body.get("progress_message") or ""
         self.bar.set_postfix_str(f"{body['status']} {message}".strip())
 
     def close(self) -> None:

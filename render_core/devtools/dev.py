@@ -103,8 +103,8 @@ Or with the CLI (local files are uploaded; --wait shows progress, then the resul
   export C3_RENDER_URL={api}
   c3-render submit analyze --file image_url={samples_dir}/sample.png --wait
   c3-render submit csm --field text='Hello from C3 Render.' --wait -o hello.mp3
-  c3-render submit whisper --field audio_url='{speech}' --wait
-  c3-render submit portrait --file image_url={samples_dir}/portrait.png --field audio_url='{speech}' --wait -o talk.mp4
+  c3-render submit whisper --file audio_url=hello.mp3 --wait
+  c3-render submit portrait --file image_url={samples_dir}/portrait.png --file audio_url=hello.mp3 --wait -o talk.mp4
   c3-render jobs
 
 Ctrl-C stops everything.
