@@ -25,7 +25,7 @@ class ApiKeyAuth:
     def __init__(self, keys: KeyRing):
         self.keys = keys
         if keys.open:
-            log.warning("no API key is configured (C3_RENDER_API_KEY, C3_RENDER_KEYS, C3_RENDER_KEYS_FILE): "
+            log.warning("C3_RENDER_API_KEY is not set and no keys are given (C3_RENDER_KEYS_FILE, C3_RENDER_KEYS): "
                         "the API accepts requests without a key")
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
