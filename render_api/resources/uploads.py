@@ -63,8 +63,7 @@ class UploadResource:
         keep = min(timedelta(days=settings.upload_expiry_days), MAX_PRESIGN)
         storage = self.services.storage
         try:
-            ways = storage.presign_upload(object_name, content_type, params["size"], settings.max_upload_bytes,
-                                          put_expiry)
+            ways = storage.presign_upload(object_name, content_type, settings.max_upload_bytes, put_expiry)
             input_url = storage.presign_for(object_name, keep)
         except Exception as exc:  # signing needs no request, but a bad endpoint setting fails here
             raise ApiError(falcon.HTTP_503, "Service unavailable", f"object storage is not usable: {exc}") from exc

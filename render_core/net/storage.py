@@ -72,8 +72,7 @@ class Storage:
     def presign(self, object_name: str) -> str:
         return self.signer.presigned_get_object(self.bucket, object_name, expires=self.expiry)
 
-    def presign_upload(self, object_name: str, content_type: str, size: int, max_bytes: int,
-                       expires: timedelta) -> dict:
+    def presign_upload(self, object_name: str, content_type: str, max_bytes: int, expires: timedelta) -> dict:
         """Ways for a client to store ``object_name``: a presigned PUT URL and a POST form.
 
         The POST form's policy pins the key and content type and bounds the size to
