@@ -20,6 +20,8 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 #: Attempts of a submit when the API cannot be reached or answers 502/503/504 (same Idempotency-Key).
 SUBMIT_ATTEMPTS = 3
+#: Consecutive failed status reads a wait tolerates (an API restarting during a rollout).
+WAIT_ATTEMPTS = 5
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -106,9 +108,24 @@ class RenderClient:
              on_update: Callable[[dict], None] | None = None) -> dict:
         """Long-poll the status until the job is terminal (or ``timeout`` s); returns the last status body."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        failures = 0
         while True:
             wait = POLL_WAIT if deadline is None else max(0, min(POLL_WAIT, int(deadline - time.monotonic())))
-            body = self.status(job_id, wait=wait)
+            try:
+                body = self.status(job_id, wait=wait)
+            except Unreachable:
+                failures += 1
+                if failures >= WAIT_ATTEMPTS:
+                    raise
+                time.sleep(1)
+                continue
+            except ApiError as exc:
+                failures += 1
+                if exc.status not in (502, 503, 504) or failures >= WAIT_ATTEMPTS:
+                    raise
+                time.sleep(1)
+                continue
+            failures = 0
             if on_update is not None:
                 on_update(body)
             if body["status"] in TERMINAL or (deadline is not None and time.monotonic() >= deadline):
