@@ -55,17 +55,8 @@ class LaunchWitness:
 
 
 def service_policies(settings: Settings) -> tuple[PoolPolicy, MonitorPolicy]:
-    """The pool and monitor policies the service builds from ``settings`` (mirrors render_core.worker.services)."""
-    s = settings
-    pool = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
-                      pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
-                      backlog_per_launch=s.gpu_launch_backlog, lifetime=s.gpu_max_lifetime,
-                      ready_timeout=s.gpu_ready_timeout, ready_poll=s.health_retry_delay)
-    monitor = MonitorPolicy(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout,
-                            lifetime=s.gpu_max_lifetime, refresh_margin=s.gpu_refresh_margin,
-                            tries=s.health_tries, retry_delay=s.health_retry_delay,
-                            warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout)
-    return pool, monitor
+    """The pool and monitor policies the service builds from ``settings``."""
+    return PoolPolicy.from_settings(settings), MonitorPolicy.from_settings(settings)
 
 
 def run_pool_policy(name: str, fake, trace: list[TraceJob], client: redis.Redis, *, speed: float, workers: int,

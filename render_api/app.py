@@ -47,5 +47,6 @@ def create_app(services: ApiServices) -> falcon.App:
     app.add_route("/readyz", Readiness(services.redis))
     app.add_route("/openapi.json", OpenApiResource(services.registry))
     queues = {task.queue for task in services.registry.tasks.values()} | {WEBHOOK_QUEUE}
-    app.add_route("/metrics", MetricsResource(scrape_registry([QueueCollector(services.redis, queues)])))
+    app.add_route("/metrics", MetricsResource(scrape_registry(services.settings.prometheus_multiproc_dir,
+                                                                    [QueueCollector(services.redis, queues)])))
     return app

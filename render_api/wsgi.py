@@ -9,6 +9,7 @@ from render_core.sdk.registry import load_registry
 from .app import create_app
 from .services import ApiServices
 
-configure_logging()
-app = create_app(ApiServices(Settings.from_env(), load_registry()))
+settings = Settings.from_env()
+configure_logging(settings.log_level)
+app = create_app(ApiServices(settings, load_registry(settings.render_plugins, trace_hooks=settings.trace_hooks)))
 logging.getLogger(__name__).info("C3 Render API ready")

@@ -1,4 +1,4 @@
-"""``c3-render``: the command line (api, worker, dev, plugins; submit, status, result, cancel, jobs)."""
+"""``c3-render``: the command line (api, worker, dev, plugins, settings; submit, status, result, cancel, jobs)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,18 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
-def _use_multiprocess_metrics(role: str) -> None:
-    """Point PROMETHEUS_MULTIPROC_DIR at a clean directory before any process imports prometheus_client."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(),
-                                                              f"c3-render-{role}-metrics-{os.getpid()}")
+def _use_multiprocess_metrics(settings: Settings, role: str) -> str:
+    """Point PROMETHEUS_MULTIPROC_DIR at a clean directory before any process imports prometheus_client.
+
+    The variable is set in this process's environment because prometheus_client
+    (here and in the processes started from here) reads it itself.
+    """
+    path = settings.prometheus_multiproc_dir or os.path.join(tempfile.gettempdir(),
+                                                             f"c3-render-{role}-metrics-{os.getpid()}")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     from render_core.obs.export import prepare_multiprocess_dir
 
-    prepare_multiprocess_dir()
+    return prepare_multiprocess_dir(path)
 
 
 def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
@@ -41,34 +45,54 @@ def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
     Each process gets ``--threads`` threads; at most threads - 16 of them hold ``Prefer: wait``
     requests (API_MAX_WAITS, unless set), so waits never starve other requests.
     """
-    os.environ.setdefault("API_MAX_WAITS", str(max(args.threads - API_SPARE_THREADS, 0)))
-    _settings_or_exit()
-    _use_multiprocess_metrics("api")
-    argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
-            "--worker-class", "gthread", "--threads", str(args.threads),
-            "--worker-connections", str(max(1000, 2 * args.threads)),
+    settings = _settings_or_exit()
+    threads = args.threads or settings.api_threads
+    # The API processes take their wait limit from it (Settings).
+    os.environ.setdefault("API_MAX_WAITS", str(max(threads - API_SPARE_THREADS, 0)))
+    _use_multiprocess_metrics(settings, "api")
+    bind = args.bind or settings.api_bind
+    workers = args.workers or settings.api_workers
+    argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", str(threads),
+            "--worker-connections", str(max(1000, 2 * threads)),
             "--timeout", "90", "--graceful-timeout", "30", "--access-logfile", "-", *extra, API_APP]
     os.execv(sys.executable, argv)
     return 0  # not reached
 
 
+def _plugin_settings_or_exit(settings: Settings) -> None:
+    """Load the plugins and read the variables they declare; a bad one stops start-up, named."""
+    from render_core.sdk.registry import RegistryError, load_registry
+
+    try:
+        load_registry(settings.render_plugins).read_settings()
+    except (SettingsError, RegistryError) as exc:
+        print(f"c3-render: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Dramatiq workers on the task and webhook queues (extra arguments go to dramatiq)."""
     settings = _settings_or_exit()
+    _plugin_settings_or_exit(settings)
+    processes = args.processes or settings.worker_processes
+    threads = args.threads or settings.worker_threads
+    shutdown_timeout = settings.worker_shutdown_timeout if args.shutdown_timeout is None else args.shutdown_timeout
+    metrics_port = settings.metrics_port if args.metrics_port is None else args.metrics_port
+    # Dramatiq reads these two from the environment of its worker processes.
     os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_idle_poll_ms))
-    os.environ.setdefault("dramatiq_queue_prefetch", str(args.threads))  # one message per thread, no hoarding
-    os.environ["WORKER_THREADS"] = str(args.threads)
-    _use_multiprocess_metrics("worker")
+    os.environ.setdefault("dramatiq_queue_prefetch", str(threads))  # one message per thread, no hoarding
+    multiprocess_dir = _use_multiprocess_metrics(settings, "worker")
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
     from render_core.obs.export import serve_metrics
 
-    if args.metrics_port:
-        serve_metrics(args.metrics_port, args.metrics_bind)
+    if metrics_port:
+        serve_metrics(metrics_port, args.metrics_bind or settings.metrics_bind, multiprocess_dir)
 
-    argv = [WORKER_MODULE, "--processes", str(args.processes), "--threads", str(args.threads),
-            "--worker-shutdown-timeout", str(int(args.shutdown_timeout * 1000)), *extra]
+    argv = [WORKER_MODULE, "--processes", str(processes), "--threads", str(threads),
+            "--worker-shutdown-timeout", str(int(shutdown_timeout * 1000)), *extra]
     return dramatiq_main(make_argument_parser().parse_args(argv))
 
 
@@ -76,7 +100,8 @@ def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
     """List loaded plugins with version and tasks."""
     from render_core.sdk.registry import load_registry
 
-    registry = load_registry()
+    settings = _settings_or_exit()
+    registry = load_registry(settings.render_plugins, trace_hooks=settings.trace_hooks)
     infos = registry.plugins()
     if args.json:
         print(json.dumps([{"name": i.name, "version": i.version, "tasks": list(i.tasks),
@@ -88,36 +113,80 @@ def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace, extra: list[str]) -> int:
+    """Print every variable (the core's and the loaded plugins') with its value, or the README table."""
+    from render_core.config.table import markdown_tables, replace_table
+    from render_core.sdk.registry import load_registry
+
+    settings = _settings_or_exit()
+    registry = load_registry(settings.render_plugins)
+    if args.markdown or args.update:
+        table = markdown_tables(Settings.declarations(), registry.settings)
+        if not args.update:
+            print(table, end="")
+            return 0
+        with open(args.update, encoding="utf-8") as readme:
+            text = readme.read()
+        with open(args.update, "w", encoding="utf-8") as readme:
+            readme.write(replace_table(text, table))
+        return 0
+    try:
+        plugin_values = registry.read_settings()
+    except SettingsError as exc:
+        print(f"c3-render: configuration error: {exc}", file=sys.stderr)
+        return 2
+    shown = {s.name: v for s, v in zip(Settings.declarations(), settings.public().values())}
+    for declared in registry.settings.values():
+        shown.update({s.name: "***" if s.secret and plugin_values[s.name] else str(plugin_values[s.name])
+                      for s in declared})
+    for name, value in shown.items():
+        print(f"{name}={value}")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Redis, an S3 server, the API and a worker in the foreground until Ctrl-C."""
     from render_core.devtools.dev import run_dev
 
-    return run_dev(data_dir=args.data_dir, port=args.port)
+    settings = _settings_or_exit()
+    return run_dev(data_dir=str(args.data_dir or settings.dev_dir), port=args.port)
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw} is not a positive integer")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c3-render", description="C3 Render job service.")
     commands = parser.add_subparsers(dest="command", required=True)
     api = commands.add_parser("api", help="serve the HTTP API with gunicorn")
-    api.add_argument("--bind", default=os.environ.get("API_BIND", "0.0.0.0:5000"))
-    api.add_argument("--workers", type=int, default=int(os.environ.get("API_WORKERS", "2")))
-    api.add_argument("--threads", type=int, default=int(os.environ.get("API_THREADS", "256")),
-                     help="threads per API process (requests served at once, waits included)")
+    # Flags left unset fall back to the settings (environment variables, then their defaults).
+    api.add_argument("--bind", help="address:port (default: API_BIND)")
+    api.add_argument("--workers", type=_positive_int, help="gunicorn processes (default: API_WORKERS)")
+    api.add_argument("--threads", type=_positive_int, help="threads per API process, requests served at once, "
+                                                           "waits included (default: API_THREADS)")
     api.set_defaults(func=cmd_api)
     worker = commands.add_parser("worker", help="run job workers (dramatiq flags pass through)")
-    worker.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")))
-    worker.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "4")))
+    worker.add_argument("--processes", type=_positive_int, help="processes (default: WORKER_PROCESSES)")
+    worker.add_argument("--threads", type=_positive_int, help="job threads per process (default: WORKER_THREADS)")
     worker.add_argument("--shutdown-timeout", type=float,
-                        default=float(os.environ.get("WORKER_SHUTDOWN_TIMEOUT", "1860")),
-                        help="seconds running jobs get to finish on SIGTERM (longer than MAX_RENDER_TIME)")
-    worker.add_argument("--metrics-port", type=int, default=int(os.environ.get("METRICS_PORT", "9300")),
-                        help="port of this worker's /metrics (0 = off)")
-    worker.add_argument("--metrics-bind", default=os.environ.get("METRICS_BIND", "0.0.0.0"))
+                        help="seconds running jobs get to finish on SIGTERM before they are requeued "
+                             "(default: WORKER_SHUTDOWN_TIMEOUT)")
+    worker.add_argument("--metrics-port", type=int, help="port of this worker's /metrics, 0 = off "
+                                                         "(default: METRICS_PORT)")
+    worker.add_argument("--metrics-bind", help="address of this worker's /metrics (default: METRICS_BIND)")
     worker.set_defaults(func=cmd_worker)
     dev = commands.add_parser("dev", help="everything on this machine, in the foreground")
-    dev.add_argument("--data-dir", default=os.environ.get("C3_DEV_DIR", ".c3-render"))
+    dev.add_argument("--data-dir", help="where Redis, S3 and scratch data live (default: C3_DEV_DIR)")
     dev.add_argument("--port", type=int, default=5000)
     dev.set_defaults(func=cmd_dev)
+    settings = commands.add_parser("settings", help="show every environment variable and its value")
+    settings.add_argument("--markdown", action="store_true", help="print the README's configuration table")
+    settings.add_argument("--update", metavar="README", help="rewrite the configuration table in this file")
+    settings.set_defaults(func=cmd_settings)
     plugins = commands.add_parser("plugins", help="list loaded plugins")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)

@@ -1,140 +1,204 @@
-"""Settings: one frozen object built from the environment.
+"""Settings: one frozen object built from the environment, every variable declared once.
 
-Every variable name of the original service is honoured (REDIS_HOST/PORT,
+Each field is declared with :func:`env` (variable name, default, help, unit,
+secret...), and :meth:`Settings.from_env` is the one place the core reads its
+environment. Every variable name of the original service is kept (REDIS_HOST/PORT,
 MINIO_*, C3_RENDER_API_KEY, C3_API_KEY, OUTPUT_DIR, GPU_IDLE_TIMEOUT,
-PRE_LAUNCH_TIMEOUT(_MAX), MAX_RENDER_TIME, RENDER_POLLING_INTERVAL), plus
-REDIS_URL and the additions below. A bad value raises :class:`SettingsError`
-naming the variable, so start-up stops with a message an operator can act on.
+PRE_LAUNCH_TIMEOUT(_MAX), MAX_RENDER_TIME, RENDER_POLLING_INTERVAL), with REDIS_URL
+and its alias BROKER_URL. A bad value raises :class:`SettingsError` naming the
+variable, so start-up stops with a message an operator can act on.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Mapping
+
+from .setting import Setting, SettingsError, above, at_least, between
+
+__all__ = ["Settings", "SettingsError", "env"]
+
+#: Levels LOG_LEVEL accepts.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-class SettingsError(ValueError):
-    """An environment variable holds a value that cannot be used."""
+def env(name: str, default: Any, help: str, **declaration) -> Any:
+    """A Settings field read from variable ``name`` (see :class:`Setting` for the rest)."""
+    return field(default=default, metadata={"setting": Setting(name, default, help, **declaration)})
 
 
-def _text(raw: str) -> str:
-    return raw
-
-
-def _integer(raw: str) -> int:
-    return int(raw.strip())
-
-
-def _decimal(raw: str) -> float:
-    return float(raw.strip())
-
-
-def _flag(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _seconds_list(raw: str) -> str:
-    values = [float(part) for part in raw.split(",") if part.strip()]
+def _seconds_list(raw: str) -> str | None:
+    try:
+        values = [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        values = []
     if not values or any(v < 0 for v in values):
-        raise ValueError("expected comma-separated seconds, e.g. 5,15,30")
-    return raw
+        return "expected comma-separated seconds, e.g. 5,15,30"
+    return None
 
 
-def _path(raw: str) -> Path:
-    return Path(raw).expanduser()
+def _node_template(value: str) -> str | None:
+    return None if "{node}" in value else "must contain {node}"
 
 
 @dataclass(frozen=True)
 class Settings:
     """Deployment settings; times in seconds unless the name says ms."""
 
-    redis_url: str = "redis://localhost:6379/0"
-    minio_endpoint: str = "localhost:9000"
-    minio_access_key: str = ""
-    minio_secret_key: str = ""
-    minio_bucket: str = "c3-render"
-    minio_secure: bool = False
-    minio_public_url: str = ""
-    minio_region: str = "us-east-1"
-    render_api_key: str = ""
-    render_keys_file: str = ""
-    render_keys: str = ""
-    c3_api_key: str = ""
-    output_dir: Path = Path("/app/output")
-    gpu_idle_timeout: float = 300.0
-    pre_launch_timeout: float = 15.0
-    pre_launch_timeout_max: float = 30.0
-    max_render_time: float = 1800.0
-    render_polling_interval: float = 5.0
-    job_ttl: int = 7 * 24 * 3600
-    presign_expiry: int = 7 * 24 * 3600
-    max_body_bytes: int = 1024 * 1024
-    max_download_bytes: int = 200 * 1024 * 1024
-    max_upload_bytes: int = 200 * 1024 * 1024
-    upload_url_expiry: int = 15 * 60
-    upload_expiry_days: int = 1
-    max_waits: int = 200
-    webhook_attempts: int = 5
-    webhook_interval: float = 5.0
-    webhook_timeout: float = 10.0
-    allow_loopback_urls: bool = False
-    broker_heartbeat_timeout_ms: int = 5000
-    broker_maintenance_chance: int = 1_000_000
-    worker_idle_poll_ms: int = 250
-    gpu_provider: str = "local"
-    c3_api_url: str = "https://api.comput3.ai/api/v0"
-    c3_node_url: str = "https://{node}"
-    c3_ui_url: str = "https://ui-{node}"
-    c3_launch_attempts: int = 5
-    c3_launch_backoff: str = "5,15,30,45,60"
-    static_nodes: str = ""
-    static_node_key: str = ""
-    gpu_max_instances: int = 2
-    gpu_max_lifetime: float = 7200.0
-    gpu_refresh_margin: float = 600.0
-    node_retry_attempts: int = 2
-    monitor_interval: float = 15.0
-    health_tries: int = 3
-    health_retry_delay: float = 2.0
-    health_timeout: float = 5.0
-    lease_ttl: float = 30.0
-    gpu_ready_timeout: float = 600.0
-    gpu_warm_instances: int = 1
-    gpu_surplus_idle_timeout: float = 60.0
-    gpu_launch_backlog: int = 2
+    # ---- Redis and object storage
+    redis_url: str = env("REDIS_URL", "", "Redis of the job store and the broker (wins over REDIS_HOST/PORT)",
+                         aliases=("BROKER_URL",), secret=True,
+                         shown_default="redis://REDIS_HOST:REDIS_PORT/0")
+    redis_host: str = env("REDIS_HOST", "localhost", "Redis host when REDIS_URL is not set")
+    redis_port: int = env("REDIS_PORT", 6379, "Redis port when REDIS_URL is not set", check=between(1, 65535))
+    minio_endpoint: str = env("MINIO_ENDPOINT", "localhost:9000", "S3 endpoint host:port of media results")
+    minio_access_key: str = env("MINIO_ACCESS_KEY", "", "S3 access key", secret=True)
+    minio_secret_key: str = env("MINIO_SECRET_KEY", "", "S3 secret key", secret=True)
+    minio_bucket: str = env("MINIO_BUCKET", "c3-render", "bucket of media results (created if missing)")
+    minio_secure: bool = env("MINIO_SECURE", False, "HTTPS to S3")
+    minio_public_url: str = env("MINIO_PUBLIC_URL", "", "host presigned URLs are signed for (no request goes "
+                                                        "there; empty: MINIO_ENDPOINT)")
+    minio_region: str = env("MINIO_REGION", "us-east-1", "S3 region")
+    job_ttl: int = env("JOB_TTL", 7 * 24 * 3600, "job records expire this long after submission",
+                       unit="s", check=above(0))
+
+    # ---- API
+    render_api_key: str = env("C3_RENDER_API_KEY", "", "key clients send as X-C3-RENDER-KEY or Bearer; "
+                                                       "empty (and no named keys): the API is open", secret=True)
+    render_keys_file: str = env("C3_RENDER_KEYS_FILE", "", "named client/admin keys: a JSON file (re-read "
+                                                           "on change)")
+    render_keys: str = env("C3_RENDER_KEYS", "", "named client/admin keys: the same JSON inline", secret=True)
+    api_bind: str = env("API_BIND", "0.0.0.0:5000", "address:port of `c3-render api`")
+    api_workers: int = env("API_WORKERS", 2, "gunicorn processes of `c3-render api`", check=above(0))
+    api_threads: int = env("API_THREADS", 256, "threads per `c3-render api` process (requests served at "
+                                               "once, waits included)", check=above(0))
+    max_waits: int = env("API_MAX_WAITS", 200, "`Prefer: wait` requests one API process holds at once",
+                         check=at_least(0), shown_default="threads - 16 (200 outside `c3-render api`)")
+    max_body_bytes: int = env("MAX_BODY_BYTES", 1024 * 1024, "largest request body", unit="bytes",
+                              check=above(0))
+    max_upload_bytes: int = env("MAX_UPLOAD_BYTES", 200 * 1024 * 1024, "largest upload (POST /uploads)",
+                                unit="bytes", check=above(0))
+    upload_url_expiry: int = env("UPLOAD_URL_EXPIRY", 15 * 60, "validity of a presigned upload URL", unit="s",
+                                 check=between(60, 7 * 24 * 3600))
+    upload_expiry_days: int = env("UPLOAD_EXPIRY_DAYS", 1, "uploads are deleted this many days after "
+                                                           "upload (bucket lifecycle rule)", unit="days",
+                                  check=above(0))
+
+    # ---- workers and jobs
+    worker_processes: int = env("WORKER_PROCESSES", 1, "processes of `c3-render worker`", check=above(0))
+    worker_threads: int = env("WORKER_THREADS", 4, "job threads per worker process", check=above(0))
+    worker_shutdown_timeout: float = env(
+        "WORKER_SHUTDOWN_TIMEOUT", 1860.0, "on SIGTERM, running jobs get this long to finish; the rest "
+        "go back to the queue", unit="s", check=at_least(0))
+    max_render_time: float = env("MAX_RENDER_TIME", 1800.0, "cap on a job's run time (its max_time is "
+                                                            "lowered to this)", unit="s", check=above(0))
+    render_polling_interval: float = env("RENDER_POLLING_INTERVAL", 5.0, "poll period of a remote render",
+                                         unit="s", check=above(0))
+    output_dir: Path = env("OUTPUT_DIR", Path("/app/output"), "per-job scratch directories, removed after "
+                                                              "each job")
+    max_download_bytes: int = env("MAX_DOWNLOAD_BYTES", 200 * 1024 * 1024, "largest input download",
+                                  unit="bytes", check=above(0))
+    allow_loopback_urls: bool = env("C3_ALLOW_LOOPBACK_URLS", False, "let input and webhook URLs reach "
+                                                                     "127.0.0.0/8 (dev only)")
+    node_retry_attempts: int = env("NODE_RETRY_ATTEMPTS", 2, "retries of a job on a fresh node after a "
+                                                             "node failure", check=at_least(0))
+    webhook_attempts: int = env("WEBHOOK_ATTEMPTS", 5, "webhook deliveries tried per job", check=above(0))
+    webhook_interval: float = env("WEBHOOK_INTERVAL", 5.0, "pause between webhook attempts", unit="s",
+                                  check=at_least(0))
+    webhook_timeout: float = env("WEBHOOK_TIMEOUT", 10.0, "time allowed for one webhook POST", unit="s",
+                                 check=above(0))
+
+    # ---- broker
+    broker_heartbeat_timeout_ms: int = env("BROKER_HEARTBEAT_TIMEOUT", 5000, "a worker silent this long is "
+                                                                             "dead; its messages return",
+                                           unit="ms", check=above(0))
+    broker_maintenance_chance: int = env("BROKER_MAINTENANCE_CHANCE", 1_000_000, "per million broker calls, "
+                                                                                 "how many sweep dead workers",
+                                         check=between(0, 1_000_000))
+    worker_idle_poll_ms: int = env("WORKER_IDLE_POLL_MS", 250, "longest idle poll of a worker (pick-up "
+                                                               "latency of a new job)", unit="ms",
+                                   check=above(0))
+
+    # ---- GPU provider
+    gpu_provider: str = env("GPU_PROVIDER", "local", "where GPU work runs: local, comput3, static (or a "
+                                                     "plugin's provider)")
+    c3_api_key: str = env("C3_API_KEY", "", "Comput3.AI API key (workers with GPU_PROVIDER=comput3)",
+                          secret=True)
+    c3_api_url: str = env("C3_API_URL", "https://api.comput3.ai/api/v0", "Comput3.AI API")
+    c3_node_url: str = env("C3_NODE_URL", "https://{node}", "URL of a Comput3 node ({node}: its host)",
+                           check=_node_template)
+    c3_ui_url: str = env("C3_UI_URL", "https://ui-{node}", "ComfyUI URL of a Comput3 node",
+                         check=_node_template)
+    c3_launch_attempts: int = env("C3_LAUNCH_ATTEMPTS", 5, "tries per Comput3 launch", check=above(0))
+    c3_launch_backoff: str = env("C3_LAUNCH_BACKOFF", "5,15,30,45,60", "waits before launch retries 1, 2, ... "
+                                                                       "(the last repeats)", unit="s",
+                                 check=_seconds_list)
+    static_nodes: str = env("STATIC_NODES", "", "GPU_PROVIDER=static: comma-separated node URLs "
+                                                "(`url|comfyui-url` when ComfyUI is elsewhere)")
+    static_node_key: str = env("STATIC_NODE_KEY", "", "sent to static nodes as X-C3-API-KEY and Bearer",
+                               secret=True)
+
+    # ---- GPU pool
+    gpu_idle_timeout: float = env("GPU_IDLE_TIMEOUT", 300.0, "keep the warm idle instance this long after "
+                                                             "its last job", unit="s", check=at_least(0))
+    pre_launch_timeout: float = env("PRE_LAUNCH_TIMEOUT", 15.0, "wait this long for a busy instance before "
+                                                                "launching one", unit="s", check=at_least(0))
+    pre_launch_timeout_max: float = env("PRE_LAUNCH_TIMEOUT_MAX", 30.0, "the same wait for jobs with more "
+                                                                        "than 10 min to spare", unit="s",
+                                        check=at_least(0))
+    gpu_max_instances: int = env("GPU_MAX_INSTANCES", 2, "instances per workload type, launching ones "
+                                                         "included", check=above(0))
+    gpu_launch_backlog: int = env("GPU_LAUNCH_BACKLOG", 2, "waiting demand beyond the launches in flight "
+                                                           "that starts another launch", check=above(0))
+    gpu_max_lifetime: float = env("GPU_MAX_LIFETIME", 7200.0, "instances are replaced after this long",
+                                  unit="s", check=above(0))
+    gpu_refresh_margin: float = env("GPU_REFRESH_MARGIN", 600.0, "replace an instance this long before the "
+                                                                 "provider's expiry", unit="s",
+                                    check=at_least(0))
+    gpu_ready_timeout: float = env("GPU_READY_TIMEOUT", 600.0, "a new instance must pass its first health "
+                                                               "check within this", unit="s", check=above(0))
+    gpu_warm_instances: int = env("GPU_WARM_INSTANCES", 1, "idle instances per type kept for "
+                                                           "GPU_IDLE_TIMEOUT", check=at_least(0))
+    gpu_surplus_idle_timeout: float = env("GPU_SURPLUS_IDLE_TIMEOUT", 60.0, "other idle instances stop after "
+                                                                            "this", unit="s", check=at_least(0))
+    monitor_interval: float = env("MONITOR_INTERVAL", 15.0, "period of the pool monitor's health pass",
+                                  unit="s", check=above(0))
+    health_tries: int = env("HEALTH_TRIES", 3, "failed health checks before an instance is dropped",
+                            check=above(0))
+    health_retry_delay: float = env("HEALTH_RETRY_DELAY", 2.0, "pause between health checks", unit="s",
+                                    check=at_least(0))
+    health_timeout: float = env("HEALTH_TIMEOUT", 5.0, "time allowed for one node health check", unit="s",
+                                check=above(0))
+    lease_ttl: float = env("LEASE_TTL", 30.0, "a GPU lease not renewed this long is reclaimed", unit="s",
+                           check=above(0))
+
+    # ---- observability and tooling
+    log_level: str = env("LOG_LEVEL", "INFO", "debug, info, warning, error or critical", choices=LOG_LEVELS)
+    metrics_port: int = env("METRICS_PORT", 9300, "port of a worker's /metrics (0: off)",
+                            check=between(0, 65535))
+    metrics_bind: str = env("METRICS_BIND", "0.0.0.0", "address of a worker's /metrics")
+    prometheus_multiproc_dir: str = env("PROMETHEUS_MULTIPROC_DIR", "", "metric files of all processes "
+                                        "(emptied at start; read by prometheus_client too)",
+                                        shown_default="a new temporary directory")
+    render_plugins: str = env("C3_RENDER_PLUGINS", "", "comma-separated plugin entry points to load",
+                              shown_default="all")
+    trace_hooks: bool = env("C3_RENDER_TRACE_HOOKS", False, "log every plugin hook call (debug)")
+    dev_dir: Path = env("C3_DEV_DIR", Path(".c3-render"), "data directory of `c3-render dev`")
+
+    def __post_init__(self):
+        if not self.redis_url:
+            object.__setattr__(self, "redis_url", f"redis://{self.redis_host}:{self.redis_port}/0")
+
+    @classmethod
+    def declarations(cls) -> tuple[Setting, ...]:
+        """Every variable the core reads, in declaration order."""
+        return tuple(f.metadata["setting"] for f in fields(cls))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """Build settings from ``environ`` (default ``os.environ``)."""
-        env = os.environ if environ is None else environ
-        values: dict = {}
-        for attr, (names, parse, check) in _SOURCES.items():
-            for name in names:
-                raw = env.get(name)
-                if raw is None or raw == "" and parse is not _text:
-                    continue
-                try:
-                    value = parse(raw)
-                except ValueError as exc:
-                    raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from None
-                if check is not None and not check(value):
-                    raise SettingsError(f"{name}={raw!r} is out of range")
-                values[attr] = value
-                break
-        if "redis_url" not in values and ("REDIS_HOST" in env or "REDIS_PORT" in env):
-            host = env.get("REDIS_HOST", "localhost")
-            try:
-                port = int(env.get("REDIS_PORT", "6379"))
-            except ValueError:
-                raise SettingsError(f"REDIS_PORT={env.get('REDIS_PORT')!r} is not valid: expected an integer") from None
-            values["redis_url"] = f"redis://{host}:{port}/0"
+        """Build settings from ``environ`` (default: the process environment)."""
+        values = {f.name: f.metadata["setting"].read(environ) for f in fields(cls)}
         settings = cls(**values)
         if settings.pre_launch_timeout_max < settings.pre_launch_timeout:
             raise SettingsError("PRE_LAUNCH_TIMEOUT_MAX must not be below PRE_LAUNCH_TIMEOUT")
@@ -146,75 +210,6 @@ class Settings:
 
     def public(self) -> dict:
         """Settings without secrets, for logs and ``c3-render`` output."""
-        hidden = {"minio_access_key", "minio_secret_key", "render_api_key", "render_keys", "c3_api_key",
-                  "static_node_key"}
-        return {f.name: ("***" if f.name in hidden and getattr(self, f.name) else str(getattr(self, f.name)))
+        return {f.name: ("***" if f.metadata["setting"].secret and getattr(self, f.name)
+                         else str(getattr(self, f.name)))
                 for f in fields(self)}
-
-
-def _positive(value) -> bool:
-    return value > 0
-
-
-def _non_negative(value) -> bool:
-    return value >= 0
-
-
-Source = tuple[tuple[str, ...], Callable[[str], object], Callable[[object], bool] | None]
-
-#: attribute -> (environment names, first wins; parser; range check)
-_SOURCES: dict[str, Source] = {
-    "redis_url": (("REDIS_URL", "BROKER_URL"), _text, None),
-    "minio_endpoint": (("MINIO_ENDPOINT",), _text, None),
-    "minio_access_key": (("MINIO_ACCESS_KEY",), _text, None),
-    "minio_secret_key": (("MINIO_SECRET_KEY",), _text, None),
-    "minio_bucket": (("MINIO_BUCKET",), _text, None),
-    "minio_secure": (("MINIO_SECURE",), _flag, None),
-    "minio_public_url": (("MINIO_PUBLIC_URL",), _text, None),
-    "minio_region": (("MINIO_REGION",), _text, None),
-    "render_api_key": (("C3_RENDER_API_KEY",), _text, None),
-    "render_keys_file": (("C3_RENDER_KEYS_FILE",), _text, None),
-    "render_keys": (("C3_RENDER_KEYS",), _text, None),
-    "c3_api_key": (("C3_API_KEY",), _text, None),
-    "output_dir": (("OUTPUT_DIR",), _path, None),
-    "gpu_idle_timeout": (("GPU_IDLE_TIMEOUT",), _decimal, _non_negative),
-    "pre_launch_timeout": (("PRE_LAUNCH_TIMEOUT",), _decimal, _non_negative),
-    "pre_launch_timeout_max": (("PRE_LAUNCH_TIMEOUT_MAX",), _decimal, _non_negative),
-    "max_render_time": (("MAX_RENDER_TIME",), _decimal, _positive),
-    "render_polling_interval": (("RENDER_POLLING_INTERVAL",), _decimal, _positive),
-    "job_ttl": (("JOB_TTL",), _integer, _positive),
-    "max_body_bytes": (("MAX_BODY_BYTES",), _integer, _positive),
-    "max_download_bytes": (("MAX_DOWNLOAD_BYTES",), _integer, _positive),
-    "max_upload_bytes": (("MAX_UPLOAD_BYTES",), _integer, _positive),
-    "upload_url_expiry": (("UPLOAD_URL_EXPIRY",), _integer, lambda v: 60 <= v <= 7 * 24 * 3600),
-    "upload_expiry_days": (("UPLOAD_EXPIRY_DAYS",), _integer, _positive),
-    "max_waits": (("API_MAX_WAITS",), _integer, _non_negative),
-    "webhook_attempts": (("WEBHOOK_ATTEMPTS",), _integer, _positive),
-    "webhook_interval": (("WEBHOOK_INTERVAL",), _decimal, _non_negative),
-    "webhook_timeout": (("WEBHOOK_TIMEOUT",), _decimal, _positive),
-    "allow_loopback_urls": (("C3_ALLOW_LOOPBACK_URLS",), _flag, None),
-    "broker_heartbeat_timeout_ms": (("BROKER_HEARTBEAT_TIMEOUT",), _integer, _positive),
-    "broker_maintenance_chance": (("BROKER_MAINTENANCE_CHANCE",), _integer, lambda v: 0 <= v <= 1_000_000),
-    "worker_idle_poll_ms": (("WORKER_IDLE_POLL_MS",), _integer, _positive),
-    "gpu_provider": (("GPU_PROVIDER",), _text, None),
-    "c3_api_url": (("C3_API_URL",), _text, None),
-    "c3_node_url": (("C3_NODE_URL",), _text, lambda v: "{node}" in v),
-    "c3_ui_url": (("C3_UI_URL",), _text, lambda v: "{node}" in v),
-    "c3_launch_attempts": (("C3_LAUNCH_ATTEMPTS",), _integer, _positive),
-    "c3_launch_backoff": (("C3_LAUNCH_BACKOFF",), _seconds_list, None),
-    "static_nodes": (("STATIC_NODES",), _text, None),
-    "static_node_key": (("STATIC_NODE_KEY",), _text, None),
-    "gpu_max_instances": (("GPU_MAX_INSTANCES",), _integer, _positive),
-    "gpu_max_lifetime": (("GPU_MAX_LIFETIME",), _decimal, _positive),
-    "gpu_refresh_margin": (("GPU_REFRESH_MARGIN",), _decimal, _non_negative),
-    "node_retry_attempts": (("NODE_RETRY_ATTEMPTS",), _integer, _non_negative),
-    "monitor_interval": (("MONITOR_INTERVAL",), _decimal, _positive),
-    "health_tries": (("HEALTH_TRIES",), _integer, _positive),
-    "health_retry_delay": (("HEALTH_RETRY_DELAY",), _decimal, _non_negative),
-    "health_timeout": (("HEALTH_TIMEOUT",), _decimal, _positive),
-    "lease_ttl": (("LEASE_TTL",), _decimal, _positive),
-    "gpu_ready_timeout": (("GPU_READY_TIMEOUT",), _decimal, _positive),
-    "gpu_warm_instances": (("GPU_WARM_INSTANCES",), _integer, _non_negative),
-    "gpu_surplus_idle_timeout": (("GPU_SURPLUS_IDLE_TIMEOUT",), _decimal, _non_negative),
-    "gpu_launch_backlog": (("GPU_LAUNCH_BACKLOG",), _integer, _positive),
-}

@@ -22,6 +22,7 @@ from typing import Callable
 
 import redis
 
+from render_core.config.settings import Settings
 from render_core.obs import metrics
 
 from .health import wait_healthy
@@ -32,6 +33,8 @@ from .states import STATES
 log = logging.getLogger(__name__)
 
 LEADER_KEY = PREFIX + "monitor-leader"
+#: The settings' defaults, the defaults of the policy.
+_DEFAULTS = Settings()
 
 #: Renew the leader key only if we still hold it. KEYS[1] key; ARGV holder, ttl ms.
 _RENEW = """
@@ -47,19 +50,27 @@ class MonitorPolicy:
     """Times in seconds; ``reconcile_every``: passes between reconciles (the first pass always does);
     ``young_grace``: a new instance the provider does not list yet is not forgotten before this age;
     ``warm_instances`` idle instances per workload are kept for ``idle_timeout``, the others only
-    for ``surplus_idle_timeout``."""
+    for ``surplus_idle_timeout``. Defaults are the settings' defaults (:meth:`from_settings`)."""
 
-    interval: float = 15.0
-    idle_timeout: float = 300.0
-    lifetime: float = 7200.0
-    refresh_margin: float = 600.0
-    tries: int = 3
-    retry_delay: float = 2.0
+    interval: float = _DEFAULTS.monitor_interval
+    idle_timeout: float = _DEFAULTS.gpu_idle_timeout
+    lifetime: float = _DEFAULTS.gpu_max_lifetime
+    refresh_margin: float = _DEFAULTS.gpu_refresh_margin
+    tries: int = _DEFAULTS.health_tries
+    retry_delay: float = _DEFAULTS.health_retry_delay
     launch_stale_after: float = 900.0
     reconcile_every: int = 4
     young_grace: float = 120.0
-    warm_instances: int = 1
-    surplus_idle_timeout: float = 60.0
+    warm_instances: int = _DEFAULTS.gpu_warm_instances
+    surplus_idle_timeout: float = _DEFAULTS.gpu_surplus_idle_timeout
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> "MonitorPolicy":
+        """The policy of MONITOR_INTERVAL, GPU_IDLE_TIMEOUT, GPU_MAX_LIFETIME, GPU_REFRESH_MARGIN,
+        HEALTH_TRIES, HEALTH_RETRY_DELAY, GPU_WARM_INSTANCES and GPU_SURPLUS_IDLE_TIMEOUT."""
+        return cls(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout, lifetime=s.gpu_max_lifetime,
+                   refresh_margin=s.gpu_refresh_margin, tries=s.health_tries, retry_delay=s.health_retry_delay,
+                   warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout)
 
 
 class Monitor:

@@ -25,6 +25,7 @@ from typing import Callable
 
 import redis
 
+from render_core.config.settings import Settings
 from render_core.obs import metrics
 from render_core.sdk.node import Node
 
@@ -33,6 +34,9 @@ from .providers.base import Instance, LaunchError, Provider
 from .states import STATES
 
 log = logging.getLogger(__name__)
+
+#: The settings' defaults, the defaults of the policy.
+_DEFAULTS = Settings()
 
 PREFIX = "c3render:gpu:"
 #: Id prefix of the placeholder that holds a launch slot while the provider call runs.
@@ -93,7 +97,8 @@ class LeaseUnavailable(Exception):
 
 @dataclass(frozen=True)
 class PoolPolicy:
-    """How the pool trades waiting against launching; times in seconds.
+    """How the pool trades waiting against launching; times in seconds. Defaults are the
+    settings' defaults (:meth:`from_settings` maps the variables).
 
     Parameters:
       lease_ttl: a lease not renewed for this long is reclaimed.
@@ -110,17 +115,26 @@ class PoolPolicy:
         free, for this long.
     """
 
-    lease_ttl: float = 30.0
-    pre_launch_wait: float = 15.0
-    pre_launch_wait_max: float = 30.0
+    lease_ttl: float = _DEFAULTS.lease_ttl
+    pre_launch_wait: float = _DEFAULTS.pre_launch_timeout
+    pre_launch_wait_max: float = _DEFAULTS.pre_launch_timeout_max
     patient_slack: float = 600.0
-    max_instances: int = 2
-    backlog_per_launch: int = 2
-    lifetime: float = 7200.0
+    max_instances: int = _DEFAULTS.gpu_max_instances
+    backlog_per_launch: int = _DEFAULTS.gpu_launch_backlog
+    lifetime: float = _DEFAULTS.gpu_max_lifetime
     poll: float = 0.25
-    ready_timeout: float = 600.0
-    ready_poll: float = 2.0
+    ready_timeout: float = _DEFAULTS.gpu_ready_timeout
+    ready_poll: float = _DEFAULTS.health_retry_delay
     failed_cooldown: float = 120.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> "PoolPolicy":
+        """The policy of LEASE_TTL, PRE_LAUNCH_TIMEOUT(_MAX), GPU_MAX_INSTANCES, GPU_LAUNCH_BACKLOG,
+        GPU_MAX_LIFETIME, GPU_READY_TIMEOUT and HEALTH_RETRY_DELAY."""
+        return cls(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
+                   pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
+                   backlog_per_launch=s.gpu_launch_backlog, lifetime=s.gpu_max_lifetime,
+                   ready_timeout=s.gpu_ready_timeout, ready_poll=s.health_retry_delay)
 
 
 def _node_to_json(node: Node) -> str:

@@ -32,6 +32,10 @@ CONTENT_TYPES = {".mp3": "audio/mpeg", ".mp4": "video/mp4", ".wav": "audio/wav",
                  ".json": "application/json", ".png": "image/png", ".jpg": "image/jpeg", ".webm": "video/webm"}
 
 
+#: Presigned URLs stay valid this long: 7 days, the longest S3 signatures allow.
+PRESIGN_EXPIRY = timedelta(days=7)
+
+
 def content_type_of(path: Path) -> str:
     suffix = path.suffix.lower()
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -42,7 +46,7 @@ class Storage:
 
     def __init__(self, settings: Settings):
         self.bucket = settings.minio_bucket
-        self.expiry = timedelta(seconds=settings.presign_expiry)
+        self.expiry = PRESIGN_EXPIRY
         self.client = Minio(settings.minio_endpoint, access_key=settings.minio_access_key,
                             secret_key=settings.minio_secret_key, secure=settings.minio_secure,
                             region=settings.minio_region)
@@ -64,7 +68,7 @@ class Storage:
             log.info("created bucket %s", self.bucket)
 
     def upload(self, path: Path, object_name: str, content_type: str | None = None) -> str:
-        """Upload ``path`` as ``object_name``; returns a presigned GET URL (valid ``presign_expiry`` s)."""
+        """Upload ``path`` as ``object_name``; returns a presigned GET URL (valid PRESIGN_EXPIRY)."""
         self.client.fput_object(self.bucket, object_name, str(path),
                                 content_type=content_type or content_type_of(path))
         return self.presign(object_name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -19,11 +18,8 @@ from render_core.dispatch.broker import NAMESPACE
 log = logging.getLogger(__name__)
 
 
-def prepare_multiprocess_dir(path: str | None = None, *, clean: bool = True) -> str | None:
-    """Create (and with ``clean`` empty) PROMETHEUS_MULTIPROC_DIR before workers start writing."""
-    path = path or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not path:
-        return None
+def prepare_multiprocess_dir(path: str, *, clean: bool = True) -> str:
+    """Create (and with ``clean`` empty) the metric files directory before workers start writing."""
     directory = Path(path)
     if clean and directory.exists():
         shutil.rmtree(directory)
@@ -31,11 +27,12 @@ def prepare_multiprocess_dir(path: str | None = None, *, clean: bool = True) -> 
     return str(directory)
 
 
-def scrape_registry(extra_collectors=()) -> CollectorRegistry:
-    """The registry to serve: every process's files in multiprocess mode, else this process's."""
+def scrape_registry(multiprocess_dir: str = "", extra_collectors=()) -> CollectorRegistry:
+    """The registry to serve: every process's files in ``multiprocess_dir`` (PROMETHEUS_MULTIPROC_DIR)
+    when set, else this process's."""
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
+    if multiprocess_dir:
+        MultiProcessCollector(registry, path=multiprocess_dir)
     else:
         registry.register(_ProcessMetrics())
     for collector in extra_collectors:
@@ -43,9 +40,9 @@ def scrape_registry(extra_collectors=()) -> CollectorRegistry:
     return registry
 
 
-def serve_metrics(port: int, address: str = "0.0.0.0") -> None:
-    """Serve ``/metrics`` of every process in PROMETHEUS_MULTIPROC_DIR from a daemon thread."""
-    start_http_server(port, addr=address, registry=scrape_registry())
+def serve_metrics(port: int, address: str, multiprocess_dir: str) -> None:
+    """Serve ``/metrics`` of every process in ``multiprocess_dir`` from a daemon thread."""
+    start_http_server(port, addr=address, registry=scrape_registry(multiprocess_dir))
     log.info("worker metrics on http://%s:%d/metrics", address, port)
 
 

@@ -1,11 +1,12 @@
 """Logging set-up shared by the API, the worker and the CLI."""
 
 import logging
-import os
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Log to stderr at LOG_LEVEL (default INFO)."""
-    logging.basicConfig(level=(level or os.environ.get("LOG_LEVEL", "INFO")).upper(), format=FORMAT)
+def configure_logging(level: str = "INFO") -> None:
+    """Log to stderr at ``level`` (``settings.log_level``, LOG_LEVEL); a process that already
+    has a handler (a Dramatiq worker process) keeps it and only takes the level."""
+    logging.basicConfig(level=level.upper(), format=FORMAT)
+    logging.getLogger().setLevel(level.upper())

@@ -20,3 +20,10 @@ def c3_render_providers():
     The provider implements ``render_core.gpu.providers.base.Provider``: the attributes ``name``,
     ``unlimited`` and ``always_running`` and the methods ``launch``, ``stop``, ``list_running``, ``health``.
     """
+
+
+@hookspec
+def c3_render_settings():
+    """Return the :class:`render_core.plugin.Setting` declarations of every environment variable this
+    plugin reads; read them with :func:`render_core.plugin.read_settings`. They are listed in the
+    README's configuration table and checked when a worker starts."""

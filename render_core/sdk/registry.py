@@ -1,20 +1,24 @@
 """The plugin registry: a pluggy manager fed by the ``c3_render.plugins`` entry points.
 
 Built-in tasks are registered exactly like a third party's, through the entry
-point group, and so are the core distribution's built-in GPU providers.
-``C3_RENDER_PLUGINS`` (comma-separated entry-point names) restricts which task
-plugins load (the core's own entry points always load); ``C3_RENDER_TRACE_HOOKS=1``
-logs hook calls.
+point group, and so are the core distribution's built-in GPU providers. The caller
+says which task plugins load (``C3_RENDER_PLUGINS``: comma-separated entry-point
+names; the core's own entry points always load) and whether hook calls are logged
+(``C3_RENDER_TRACE_HOOKS``). Plugins declare the environment variables they read
+through ``c3_render_settings``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any, Mapping
 
 import pluggy
+
+from render_core.config.setting import Setting, read_settings
+from render_core.config.settings import Settings
 
 from . import hookspecs
 from .schema import Integer, Schema, Url
@@ -37,7 +41,7 @@ COMMON_FIELDS = {
 
 
 class RegistryError(RuntimeError):
-    """Two plugins claim the same task name, or a plugin returned something that is not a Task."""
+    """Two plugins claim the same task name or variable, or a plugin returned something of the wrong kind."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,19 @@ class Registry:
             for name, factory in (impl.function() or {}).items():
                 self.providers[name] = factory
                 self._provider_owners[name] = impl.plugin_name
+        self.settings: dict[str, tuple[Setting, ...]] = {}
+        owners = {name: "the core" for setting in Settings.declarations() for name in setting.names}
+        for impl in reversed(manager.hook.c3_render_settings.get_hookimpls()):
+            declared = tuple(impl.function() or ())
+            for setting in declared:
+                if not isinstance(setting, Setting):
+                    raise RegistryError(f"plugin {impl.plugin_name!r} declared {setting!r}, not a Setting")
+                for name in setting.names:
+                    if name in owners:
+                        raise RegistryError(f"variable {name} is declared by both {owners[name]!r} "
+                                            f"and {impl.plugin_name!r}")
+                    owners[name] = impl.plugin_name
+            self.settings[impl.plugin_name] = declared
 
     def get(self, name: str) -> Task | None:
         return self.tasks.get(name)
@@ -83,6 +100,11 @@ class Registry:
             known = ", ".join(sorted(self.providers)) or "none"
             raise RegistryError(f"GPU_PROVIDER={name!r} is not provided by any plugin (known: {known})")
         return factory(settings)
+
+    def read_settings(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Every plugin variable read now (a worker checks them at start); SettingsError names a bad one."""
+        return {name: value for declared in self.settings.values()
+                for name, value in read_settings(declared, environ).items()}
 
     def request_schema(self, task: Task) -> Schema:
         """The full request body schema: the task's fields plus the common ones."""
@@ -106,18 +128,18 @@ def _is_core(entry_point: metadata.EntryPoint) -> bool:
     return entry_point.dist is not None and entry_point.dist.name == CORE_DISTRIBUTION
 
 
-def load_registry(only: str | None = None, extra_plugins: tuple = ()) -> Registry:
+def load_registry(only: str = "", extra_plugins: tuple = (), trace_hooks: bool = False) -> Registry:
     """Build the registry from installed entry points.
 
     Parameters:
-      only: comma-separated entry-point names to load (default: ``C3_RENDER_PLUGINS``,
+      only: comma-separated entry-point names to load (``settings.render_plugins``;
         empty = all).
       extra_plugins: plugin objects registered directly (tests).
+      trace_hooks: log every hook call at debug level (``settings.trace_hooks``).
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
-    wanted = only if only is not None else os.environ.get("C3_RENDER_PLUGINS", "")
-    names = {n.strip() for n in wanted.split(",") if n.strip()}
+    names = {n.strip() for n in only.split(",") if n.strip()}
     if names:
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if entry_point.name not in names and not _is_core(entry_point):
@@ -125,7 +147,7 @@ def load_registry(only: str | None = None, extra_plugins: tuple = ()) -> Registr
     manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in extra_plugins:
         manager.register(plugin)
-    if os.environ.get("C3_RENDER_TRACE_HOOKS") == "1":
+    if trace_hooks:
         manager.trace.root.setwriter(log.debug)
         manager.enable_tracing()
     return Registry(manager)

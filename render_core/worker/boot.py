@@ -15,6 +15,7 @@ import dramatiq
 from render_core.config.settings import Settings
 from render_core.gpu.states import STATES
 from render_core.obs import metrics
+from render_core.obs.logs import configure_logging
 from render_core.sdk.registry import load_registry
 
 from .middleware.process_threads import ProcessThreads
@@ -26,7 +27,9 @@ log = logging.getLogger("c3_render.worker")
 def boot() -> WorkerServices:
     """Build this process's worker services and install their broker (Dramatiq's broker callable)."""
     settings = Settings.from_env()
-    registry = load_registry()
+    configure_logging(settings.log_level)
+    registry = load_registry(settings.render_plugins, trace_hooks=settings.trace_hooks)
+    registry.read_settings()  # a bad plugin variable stops the worker here, named
     services = WorkerServices(settings, registry)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     services.storage.ensure_bucket()

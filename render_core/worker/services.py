@@ -89,25 +89,14 @@ class WorkerServices:
         provider = self.registry.provider(self.settings.gpu_provider, self.settings)
         if provider.unlimited:
             return None
-        s = self.settings
-        policy = PoolPolicy(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
-                            pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
-                            backlog_per_launch=s.gpu_launch_backlog,
-                            lifetime=s.gpu_max_lifetime, ready_timeout=s.gpu_ready_timeout,
-                            ready_poll=s.health_retry_delay)
-        return GpuPool(self.redis, provider, policy)
+        return GpuPool(self.redis, provider, PoolPolicy.from_settings(self.settings))
 
     def monitor(self) -> Monitor | None:
         """The pool monitor for this process (started by workers), or None without a pool."""
         if self.pool is None:
             return None
-        s = self.settings
-        policy = MonitorPolicy(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout,
-                               lifetime=s.gpu_max_lifetime, refresh_margin=s.gpu_refresh_margin,
-                               tries=s.health_tries, retry_delay=s.health_retry_delay,
-                               warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout)
         workloads = sorted({t.workload for t in self.registry.tasks.values() if t.workload})
-        return Monitor(self.redis, self.pool, policy, workloads=workloads)
+        return Monitor(self.redis, self.pool, MonitorPolicy.from_settings(self.settings), workloads=workloads)
 
     @cached_property
     def storage(self) -> Storage:

@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import requests
 
+from render_core.config.settings import Settings
 from render_core.net.http import FetchError, Timeouts, session
 from render_core.sdk.node import Node
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 COMPUT3_DOMAIN = "comput3.ai"
 BODY_EXCERPT_CHARS = 200
 _HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+#: The settings' defaults, the defaults of the provider.
+_DEFAULTS = Settings()
 
 
 class Comput3Provider:
@@ -52,9 +55,10 @@ class Comput3Provider:
     #: Workloads exist only while launched: reconcile adopts or stops ones the pool does not know.
     always_running = False
 
-    def __init__(self, api_url: str, api_key: str, *, node_url_template: str = "https://{node}",
-                 ui_url_template: str = "https://ui-{node}", launch_backoff: Iterable[float] = (5, 15, 30, 45, 60),
-                 launch_attempts: int | None = None, health_timeout: float = 5.0,
+    def __init__(self, api_url: str, api_key: str, *, node_url_template: str = _DEFAULTS.c3_node_url,
+                 ui_url_template: str = _DEFAULTS.c3_ui_url,
+                 launch_backoff: Iterable[float] = tuple(_DEFAULTS.backoff_delays()),
+                 launch_attempts: int | None = None, health_timeout: float = _DEFAULTS.health_timeout,
                  api_timeouts: Timeouts = Timeouts(connect=10.0, read=60.0),
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):
         self.api_url = api_url.rstrip("/")

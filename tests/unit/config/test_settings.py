@@ -13,7 +13,7 @@ def test_defaults_match_the_original_service():
     assert settings.max_render_time == 1800
     assert settings.render_polling_interval == 5
     assert settings.output_dir == Path("/app/output")
-    assert settings.job_ttl == settings.presign_expiry == 7 * 24 * 3600
+    assert settings.job_ttl == 7 * 24 * 3600
 
 
 def test_every_original_variable_is_read():
