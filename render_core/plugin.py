@@ -12,8 +12,23 @@ A plugin is an installable package with an entry point in the group
     @hookimpl
     def c3_render_tasks():
         return [Task("size", Schema({"image_url": Url(required=True)}), run, output="text")]
+
+A plugin that reads environment variables declares them with :class:`Setting`,
+returns the declarations from ``c3_render_settings`` (they join the README's
+configuration table and are checked when a worker starts) and reads them with
+``SETTING.read()`` or :func:`read_settings`, never ``os.environ``::
+
+    TIMEOUT = Setting("SIZE_TIMEOUT", 30.0, "seconds one request may take", unit="s", check=above(0))
+
+    @hookimpl
+    def c3_render_settings():
+        return [TIMEOUT]
+
+    timeout = TIMEOUT.read()  # SettingsError names the variable when its value is bad
 """
 
+from render_core.config.setting import (Setting, SettingsError, above, at_least, between, existing_file, http_url,
+                                       read_settings)
 from render_core.sdk.context import TaskContext
 from render_core.sdk.errors import JobError, NodeError
 from render_core.sdk.gradio_call import call_gradio
@@ -24,6 +39,7 @@ from render_core.sdk.task import FileOutput, Output, Task, TextOutput
 
 __all__ = [
     "Boolean", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeError", "Number",
-    "Output", "Problem", "Schema", "String", "StringList", "Task", "TaskContext", "TextOutput",
-    "Url", "call_gradio", "hookimpl",
+    "Output", "Problem", "Schema", "Setting", "SettingsError", "String", "StringList", "Task", "TaskContext",
+    "TextOutput", "Url", "above", "at_least", "between", "call_gradio", "existing_file", "hookimpl", "http_url",
+    "read_settings",
 ]

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import EngineSetupError
-from .settings import FACE_CASCADE_ENV, env_file
+from .settings import FACE_CASCADE, engine_setting
 
 DETECTOR_NAME = "OpenCV Haar frontal-face cascade"
 WORK_MAX_SIDE = 1024  # pixels; larger images are scaled down before detection
@@ -21,7 +21,7 @@ _classifiers: dict[Path, object] = {}
 
 def cascade_path() -> Path:
     """The cascade XML: $C3_ANALYZE_FACE_CASCADE, else OpenCV's packaged frontal face."""
-    configured = env_file(FACE_CASCADE_ENV)
+    configured = engine_setting(FACE_CASCADE)
     if configured is not None:
         return configured
     import cv2
@@ -29,7 +29,7 @@ def cascade_path() -> Path:
     packaged = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
     if not packaged.is_file():
         raise EngineSetupError(
-            f"OpenCV's packaged face cascade is missing ({packaged}); set {FACE_CASCADE_ENV}"
+            f"OpenCV's packaged face cascade is missing ({packaged}); set {FACE_CASCADE.name}"
         )
     return packaged
 

@@ -14,13 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import EngineSetupError
-from .settings import (
-    OCR_CLS_MODEL_ENV,
-    OCR_DET_MODEL_ENV,
-    OCR_REC_KEYS_ENV,
-    OCR_REC_MODEL_ENV,
-    env_file,
-)
+from .settings import OCR_CLS_MODEL, OCR_DET_MODEL, OCR_REC_KEYS, OCR_REC_MODEL, engine_setting
 
 READER_NAME = "RapidOCR with PP-OCR models"
 WORK_MAX_SIDE = 2000  # pixels; larger images are scaled down before reading
@@ -52,10 +46,10 @@ class OcrModels:
 def configured_models() -> OcrModels:
     """Model paths from the C3_ANALYZE_OCR_* variables, else those the rapidocr wheel ships."""
     return OcrModels(
-        detection=env_file(OCR_DET_MODEL_ENV) or _packaged_model("det", OCR_DET_MODEL_ENV),
-        recognition=env_file(OCR_REC_MODEL_ENV) or _packaged_model("rec", OCR_REC_MODEL_ENV),
-        classifier=env_file(OCR_CLS_MODEL_ENV) or _packaged_model("cls", OCR_CLS_MODEL_ENV),
-        recognition_keys=env_file(OCR_REC_KEYS_ENV),
+        detection=engine_setting(OCR_DET_MODEL) or _packaged_model("det", OCR_DET_MODEL.name),
+        recognition=engine_setting(OCR_REC_MODEL) or _packaged_model("rec", OCR_REC_MODEL.name),
+        classifier=engine_setting(OCR_CLS_MODEL) or _packaged_model("cls", OCR_CLS_MODEL.name),
+        recognition_keys=engine_setting(OCR_REC_KEYS),
     )
 
 
@@ -127,7 +121,7 @@ def _require_embedded_characters(recognition_model: Path) -> None:
     if "character" not in session.get_modelmeta().custom_metadata_map:
         raise EngineSetupError(
             f"the OCR recognition model {recognition_model} has no character list inside; "
-            f"set {OCR_REC_KEYS_ENV} to its character list file"
+            f"set {OCR_REC_KEYS.name} to its character list file"
         )
 
 

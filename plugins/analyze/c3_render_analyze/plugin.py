@@ -1,9 +1,9 @@
 """The ``analyze`` task: a vision model's description of an image when one is
 configured (VISION_URL or a leased node), else an honest report from local engines."""
 
-import os
-
 from render_core.plugin import JobError, Schema, String, Task, TextOutput, Url, hookimpl
+
+from .settings import SETTINGS, WORKLOAD
 
 SCHEMA = Schema({
     "image_url": Url(required=True, description="URL of the image to analyze (JPEG, PNG, GIF, WebP, ...)."),
@@ -17,7 +17,7 @@ def run(ctx, params):
     """Download the image, then ask the vision model or run the local engines."""
     from . import vision
 
-    remote = bool(vision.configured_url()) or not ctx.node.local
+    remote = vision.url_configured() or not ctx.node.local
     settings = vision.VisionSettings.from_env() if remote else None  # a bad setting fails before the download
     path = ctx.download(params["image_url"])
     ctx.progress(0.1, "image downloaded")
@@ -79,6 +79,10 @@ def _run_local(ctx, path, prompt):
 @hookimpl
 def c3_render_tasks():
     # ANALYZE_WORKLOAD (e.g. ollama_webui:fast) makes analyze lease a vision node from the pool.
-    return [Task(name="analyze", schema=SCHEMA, run=run, output="text",
-                 workload=os.environ.get("ANALYZE_WORKLOAD") or None,
+    return [Task(name="analyze", schema=SCHEMA, run=run, output="text", workload=WORKLOAD.read() or None,
                  summary="Analyze an image (vision model description, or format, colours, sharpness, faces, text)")]
+
+
+@hookimpl
+def c3_render_settings():
+    return SETTINGS

@@ -1,61 +1,64 @@
-"""Engine settings read from environment variables at call time.
-
-C3_ANALYZE_MAX_MEGAPIXELS       refuse images larger than this (default 40 MP)
-C3_ANALYZE_OCR_MIN_CONFIDENCE   report OCR lines at or above this (0-1, default 0.8)
-C3_ANALYZE_FACE_CASCADE         Haar cascade XML (default: OpenCV's packaged frontal face)
-C3_ANALYZE_OCR_DET_MODEL        RapidOCR detection ONNX (default: the packaged one)
-C3_ANALYZE_OCR_REC_MODEL        RapidOCR recognition ONNX (default: the packaged one)
-C3_ANALYZE_OCR_CLS_MODEL        RapidOCR angle-classifier ONNX (default: the packaged one)
-C3_ANALYZE_OCR_REC_KEYS         character list for a recognition model without one inside
+"""The environment variables of the analyze task, declared for the core's table and read
+at call time: the local engines' C3_ANALYZE_*, the vision model's VISION_*, and
+ANALYZE_WORKLOAD.
 """
 
-import os
 from pathlib import Path
+
+from render_core.plugin import Setting, SettingsError, between, existing_file, http_url
 
 from .errors import EngineSetupError
 
-MAX_MEGAPIXELS_ENV = "C3_ANALYZE_MAX_MEGAPIXELS"
-OCR_MIN_CONFIDENCE_ENV = "C3_ANALYZE_OCR_MIN_CONFIDENCE"
-FACE_CASCADE_ENV = "C3_ANALYZE_FACE_CASCADE"
-OCR_DET_MODEL_ENV = "C3_ANALYZE_OCR_DET_MODEL"
-OCR_REC_MODEL_ENV = "C3_ANALYZE_OCR_REC_MODEL"
-OCR_CLS_MODEL_ENV = "C3_ANALYZE_OCR_CLS_MODEL"
-OCR_REC_KEYS_ENV = "C3_ANALYZE_OCR_REC_KEYS"
+MAX_MEGAPIXELS = Setting("C3_ANALYZE_MAX_MEGAPIXELS", 40.0, "refuse images larger than this", unit="MP",
+                         check=between(0.01, 10_000))
+OCR_MIN_CONFIDENCE = Setting("C3_ANALYZE_OCR_MIN_CONFIDENCE", 0.8, "report OCR lines at or above this "
+                             "confidence (0-1)", check=between(0, 1))
+FACE_CASCADE = Setting("C3_ANALYZE_FACE_CASCADE", None, "Haar cascade XML of the face detector", type=Path,
+                       check=existing_file, shown_default="OpenCV's frontal face")
+OCR_DET_MODEL = Setting("C3_ANALYZE_OCR_DET_MODEL", None, "RapidOCR detection ONNX model", type=Path,
+                        check=existing_file, shown_default="the packaged one")
+OCR_REC_MODEL = Setting("C3_ANALYZE_OCR_REC_MODEL", None, "RapidOCR recognition ONNX model", type=Path,
+                        check=existing_file, shown_default="the packaged one")
+OCR_CLS_MODEL = Setting("C3_ANALYZE_OCR_CLS_MODEL", None, "RapidOCR angle-classifier ONNX model", type=Path,
+                        check=existing_file, shown_default="the packaged one")
+OCR_REC_KEYS = Setting("C3_ANALYZE_OCR_REC_KEYS", None, "character list of a recognition model without one "
+                       "inside", type=Path, check=existing_file)
 
-DEFAULT_MAX_MEGAPIXELS = 40.0
-DEFAULT_OCR_MIN_CONFIDENCE = 0.8
+DEFAULT_VISION_PROMPT = ("Describe this image in detail: the main subjects, the setting, the colours, "
+                         "any visible text, and anything unusual.")
+VISION_URL = Setting("VISION_URL", "", "base URL of a separate vision endpoint, used even without a GPU lease",
+                     check=http_url, shown_default="the leased node's vision service")
+VISION_PROTOCOL = Setting("VISION_PROTOCOL", "ollama", "API of the vision endpoint",
+                          choices=("ollama", "openai"))
+VISION_MODEL = Setting("VISION_MODEL", "llama3.2-vision:11b", "vision model name")
+VISION_API_KEY = Setting("VISION_API_KEY", "", "sent as Authorization: Bearer (default: the node's key)",
+                         secret=True)
+VISION_PROMPT = Setting("VISION_PROMPT", DEFAULT_VISION_PROMPT, "prompt used when a request gives none",
+                        shown_default="a request for a detailed description")
+VISION_TIMEOUT = Setting("VISION_TIMEOUT", 300.0, "time one vision request may wait for the answer", unit="s",
+                         check=lambda value: None if 0 < value <= 7200 else "must be above 0 and at most 7200")
+WORKLOAD = Setting("ANALYZE_WORKLOAD", "", "GPU workload type to lease for analyze (e.g. ollama_webui:fast)",
+                   shown_default="none: no lease")
+
+ENGINE_SETTINGS = (MAX_MEGAPIXELS, OCR_MIN_CONFIDENCE, FACE_CASCADE, OCR_DET_MODEL, OCR_REC_MODEL, OCR_CLS_MODEL,
+                   OCR_REC_KEYS)
+VISION_SETTINGS = (VISION_URL, VISION_PROTOCOL, VISION_MODEL, VISION_API_KEY, VISION_PROMPT, VISION_TIMEOUT)
+SETTINGS = (*ENGINE_SETTINGS, *VISION_SETTINGS, WORKLOAD)
 
 
-def env_float(name: str, default: float, low: float, high: float) -> float:
-    """The float in environment variable `name`, or `default` when unset."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
+def engine_setting(setting: Setting):
+    """The value of a local-engine variable; EngineSetupError names a bad one."""
     try:
-        value = float(raw)
-    except ValueError:
-        raise EngineSetupError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise EngineSetupError(f"{name}={raw!r} must be between {low:g} and {high:g}")
-    return value
-
-
-def env_file(name: str) -> Path | None:
-    """The existing file named by environment variable `name`, or None when unset."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        raise EngineSetupError(f"{name} points to {raw!r}, which is not a readable file")
-    return path
+        return setting.read()
+    except SettingsError as exc:
+        raise EngineSetupError(str(exc)) from None
 
 
 def max_megapixels() -> float:
     """Largest image accepted, in megapixels (millions of pixels)."""
-    return env_float(MAX_MEGAPIXELS_ENV, DEFAULT_MAX_MEGAPIXELS, 0.01, 10_000.0)
+    return engine_setting(MAX_MEGAPIXELS)
 
 
 def ocr_min_confidence() -> float:
     """Lowest OCR confidence (0-1) of a text line that is reported."""
-    return env_float(OCR_MIN_CONFIDENCE_ENV, DEFAULT_OCR_MIN_CONFIDENCE, 0.0, 1.0)
+    return engine_setting(OCR_MIN_CONFIDENCE)

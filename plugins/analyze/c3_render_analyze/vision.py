@@ -1,45 +1,28 @@
 """Client for a remote vision model: Ollama ``/api/generate`` or an OpenAI-compatible
 ``/v1/chat/completions`` endpoint, asked to describe one image.
 
-Settings, read from the environment at call time:
-
-VISION_URL       base URL of a separate vision endpoint; when set it is used even
-                 without a GPU lease (default: the leased node's ``vision`` service)
-VISION_PROTOCOL  ``ollama`` (default) or ``openai``
-VISION_MODEL     model name (default ``llama3.2-vision:11b``)
-VISION_API_KEY   sent as ``Authorization: Bearer <key>``
-VISION_PROMPT    prompt used when a request gives none
-VISION_TIMEOUT   seconds one request may wait for the answer (default 300)
+Settings: the VISION_* variables declared in settings.py, read at call time.
+VISION_URL, when set, is used even without a GPU lease (default: the leased node's
+``vision`` service).
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
 import requests
-from render_core.plugin import JobError, Node, NodeError
+from render_core.plugin import JobError, Node, NodeError, SettingsError, read_settings
 
 from .loading import decode_upright, flatten_on_white, open_header
-from .settings import max_megapixels
+from .settings import (VISION_API_KEY, VISION_MODEL, VISION_PROMPT, VISION_PROTOCOL, VISION_SETTINGS,
+                       VISION_TIMEOUT, VISION_URL, max_megapixels)
 
-URL_ENV = "VISION_URL"
-PROTOCOL_ENV = "VISION_PROTOCOL"
-MODEL_ENV = "VISION_MODEL"
-API_KEY_ENV = "VISION_API_KEY"
-PROMPT_ENV = "VISION_PROMPT"
-TIMEOUT_ENV = "VISION_TIMEOUT"
-
-PROTOCOLS = ("ollama", "openai")
-DEFAULT_MODEL = "llama3.2-vision:11b"
-DEFAULT_PROMPT = ("Describe this image in detail: the main subjects, the setting, the colours, "
-                  "any visible text, and anything unusual.")
-DEFAULT_TIMEOUT_S = 300.0
-MAX_TIMEOUT_S = 7200.0
+DEFAULT_MODEL = VISION_MODEL.default
+DEFAULT_PROMPT = VISION_PROMPT.default
 CONNECT_TIMEOUT_S = 10.0
 MAX_SIDE_PX = 1568  # longest side of the image sent to the model
 JPEG_QUALITY = 90
@@ -51,28 +34,24 @@ _TRANSIENT_4XX = (408, 429)  # request timeout, too many requests: worth a retry
 class VisionSettings:
     """The vision endpoint configuration; ``url`` is "" when VISION_URL is unset."""
 
-    url: str = ""
-    protocol: str = "ollama"
-    model: str = DEFAULT_MODEL
-    api_key: str = ""
-    prompt: str = DEFAULT_PROMPT
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    url: str = VISION_URL.default
+    protocol: str = VISION_PROTOCOL.default
+    model: str = VISION_MODEL.default
+    api_key: str = VISION_API_KEY.default
+    prompt: str = VISION_PROMPT.default
+    timeout_s: float = VISION_TIMEOUT.default
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "VisionSettings":
-        """Read and check the VISION_* variables; JobError names a bad one."""
-        def text(name: str, default: str = "") -> str:
-            return environ.get(name, "").strip() or default
-
-        url = text(URL_ENV)
-        if url and not url.lower().startswith(("http://", "https://")):
-            raise _misconfigured(f"{URL_ENV}={url!r} must be an http:// or https:// URL")
-        protocol = text(PROTOCOL_ENV, "ollama").lower()
-        if protocol not in PROTOCOLS:
-            raise _misconfigured(f"{PROTOCOL_ENV}={protocol!r} must be 'ollama' or 'openai'")
-        return cls(url=url, protocol=protocol, model=text(MODEL_ENV, DEFAULT_MODEL),
-                   api_key=text(API_KEY_ENV), prompt=text(PROMPT_ENV, DEFAULT_PROMPT),
-                   timeout_s=_timeout_from(text(TIMEOUT_ENV)))
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "VisionSettings":
+        """Read and check the VISION_* variables (default: the process environment); JobError names
+        a bad one."""
+        try:
+            values = read_settings(VISION_SETTINGS, environ)
+        except SettingsError as exc:
+            raise _misconfigured(str(exc)) from None
+        return cls(url=values[VISION_URL.name], protocol=values[VISION_PROTOCOL.name],
+                   model=values[VISION_MODEL.name], api_key=values[VISION_API_KEY.name],
+                   prompt=values[VISION_PROMPT.name], timeout_s=values[VISION_TIMEOUT.name])
 
 
 @dataclass(frozen=True)
@@ -84,9 +63,12 @@ class Endpoint:
     headers: dict
 
 
-def configured_url(environ: Mapping[str, str] = os.environ) -> str:
-    """VISION_URL as set (stripped), or "" when unset."""
-    return environ.get(URL_ENV, "").strip()
+def url_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether VISION_URL is set (a bad value counts: VisionSettings.from_env reports it)."""
+    try:
+        return bool(VISION_URL.read(environ))
+    except SettingsError:
+        return True
 
 
 def choose_endpoint(settings: VisionSettings, node: Node) -> Endpoint | None:
@@ -150,7 +132,7 @@ def describe(session: requests.Session, endpoint: Endpoint, settings: VisionSett
     answer = protocol.read(data)
     if answer is None:
         raise JobError(f"the vision endpoint's answer is not in the {settings.protocol} format "
-                       f"(an operator should check {PROTOCOL_ENV})")
+                       f"(an operator should check {VISION_PROTOCOL.name})")
     if not answer.strip():
         raise JobError("the vision model returned no text")
     return answer.strip()
@@ -227,7 +209,7 @@ def _raise_for_status(response: requests.Response) -> None:
         raise NodeError(f"the vision endpoint answered HTTP {code}: {message}")
     if code in (401, 403):
         raise JobError(f"the vision endpoint refused the credentials (HTTP {code}: {message}); "
-                       f"an operator should check {API_KEY_ENV}")
+                       f"an operator should check {VISION_API_KEY.name}")
     raise JobError(f"the vision model refused the request (HTTP {code}): {message}")
 
 
@@ -273,18 +255,6 @@ def _reason(exc: requests.RequestException) -> str:
         if cause is None:
             break
     return str(exc) or type(exc).__name__
-
-
-def _timeout_from(raw: str) -> float:
-    if not raw:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _misconfigured(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
-    if not 0 < value <= MAX_TIMEOUT_S:
-        raise _misconfigured(f"{TIMEOUT_ENV}={raw!r} must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds")
-    return value
 
 
 def _misconfigured(detail: str) -> JobError:

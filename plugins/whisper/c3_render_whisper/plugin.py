@@ -2,6 +2,8 @@
 
 from render_core.plugin import JobError, Schema, String, Task, TextOutput, Url, hookimpl
 
+from .settings import SETTINGS
+
 MODELS = ("tiny", "base", "small", "medium", "large", "large-v2", "large-v3")
 
 SCHEMA = Schema({
@@ -40,3 +42,8 @@ def run(ctx, params):
 def c3_render_tasks():
     return [Task(name="whisper", schema=SCHEMA, run=run, output="text", workload="media:fast",
                  summary="Speech to text")]
+
+
+@hookimpl
+def c3_render_settings():
+    return SETTINGS

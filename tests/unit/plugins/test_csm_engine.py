@@ -111,7 +111,7 @@ def test_clone_is_refused_without_loading_anything(tmp_path):
 
 
 def test_missing_piper_voice_falls_back_to_espeak(monkeypatch, tmp_path):
-    monkeypatch.setenv(tts.ENV_PIPER_VOICE, str(tmp_path / "missing.onnx"))
+    monkeypatch.setenv("C3_TTS_PIPER_VOICE", str(tmp_path / "missing.onnx"))
     engine = tts.SpeechEngine()
 
     result = engine.synthesize(TWO_SENTENCES, tmp_path / "fallback.mp3", voice="conversational_b")
