@@ -82,17 +82,20 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
     # Dramatiq reads these two from the environment of its worker processes.
     os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_idle_poll_ms))
     os.environ.setdefault("dramatiq_queue_prefetch", str(threads))  # one message per thread, no hoarding
+    # The worker processes take their drain time from it (Settings).
+    os.environ["WORKER_SHUTDOWN_TIMEOUT"] = str(shutdown_timeout)
     multiprocess_dir = _use_multiprocess_metrics(settings, "worker")
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
     from render_core.obs.export import serve_metrics
+    from render_core.worker.middleware.shutdown import dramatiq_shutdown_timeout
 
     if metrics_port:
         serve_metrics(metrics_port, args.metrics_bind or settings.metrics_bind, multiprocess_dir)
 
     argv = [WORKER_MODULE, "--processes", str(processes), "--threads", str(threads),
-            "--worker-shutdown-timeout", str(int(shutdown_timeout * 1000)), *extra]
+            "--worker-shutdown-timeout", str(int(dramatiq_shutdown_timeout(shutdown_timeout) * 1000)), *extra]
     return dramatiq_main(make_argument_parser().parse_args(argv))
 
 

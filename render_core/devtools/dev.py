@@ -133,7 +133,9 @@ def run_dev(data_dir: str, port: int = 5000) -> int:
                "METRICS_PORT": str(metrics_port)}
         cli = [sys.executable, "-m", "render_core.cli"]
         children.append(subprocess.Popen([*cli, "api", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env=env))
-        children.append(subprocess.Popen([*cli, "worker", "--processes", "1", "--threads", "2"], env=env))
+        # A short drain: Ctrl-C gives a running job 5 s, then puts it back in the queue.
+        children.append(subprocess.Popen([*cli, "worker", "--processes", "1", "--threads", "2",
+                                          "--shutdown-timeout", "5"], env=env))
         api = f"http://127.0.0.1:{port}"
         _wait_ready(f"{api}/readyz", children)
         print("making a speech sample with the csm task ...", flush=True)

@@ -3,7 +3,8 @@
 ``submit`` stores a queued job, its index entries and its ``run_job`` message in one
 MULTI/EXEC; ``submit_once`` does the same at most once per idempotency key;
 ``finish`` moves a job to a terminal status, counts it and sends its webhook;
-``requeue`` sends ``run_job`` again for a job that goes back to the queue.
+``requeue`` sends ``run_job`` again for a job that goes back to the queue;
+``return_to_queue`` does both for a job a stopping worker gives back.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from render_core.dispatch.messages import run_job_message, webhook_message
 from render_core.obs import metrics
 from render_core.sdk.task import Task
 
+from . import status as st
 from .idempotency import TTL as IDEMPOTENCY_TTL
 from .idempotency import Claim
 from .index import JobIndex
-from .store import JobStore
+from .store import JobStore, outcome
 from .webhook_payload import payload
 
 
@@ -84,6 +86,19 @@ class JobLifecycle:
     def requeue(self, task: Task, job_id: str) -> None:
         """Send ``run_job`` for an existing job again (a retry on a fresh node)."""
         self.broker.enqueue(run_job_message(task.queue, job_id))
+
+    def return_to_queue(self, task: Task, job_id: str, reason: str) -> bool:
+        """Give a job back (a stopping worker): ``queued`` again with a fresh run time, and its
+        ``run_job`` message, in one MULTI/EXEC. Returns False when the job was no longer
+        running or queued (cancelled, ended): its message is then skipped by the worker that
+        takes it. ``attempts`` keeps the count of runs started.
+        """
+        with self.store.client.pipeline(transaction=True) as pipe:
+            self.store.transition(job_id, st.QUEUED, pipe=pipe, started_at=None, progress_message=reason)
+            self.store.update(job_id, when=(st.QUEUED,), pipe=pipe, progress_message=reason)
+            enqueue_in_pipeline(self.broker, pipe, run_job_message(task.queue, job_id))
+            moved, still_queued = pipe.execute()[:2]
+        return outcome(moved)[0] or outcome(still_queued)[0]
 
     def finish(self, job_id: str, status: str, **fields) -> bool:
         """Move a job to a terminal ``status``; on success count it and send its webhook."""

@@ -89,9 +89,14 @@ class Job:
     def terminal(self) -> bool:
         return self.status in st.TERMINAL
 
-    def deadline(self, started_at: float) -> float:
-        """Unix time by which a run starting at ``started_at`` must end."""
-        return min(self.complete_by, started_at + self.max_time)
+    def run_time(self, max_render_time: float = float("inf")) -> float:
+        """Seconds a run may take: the job's max_time, capped by the worker's MAX_RENDER_TIME."""
+        return min(self.max_time, max_render_time)
+
+    def deadline(self, started_at: float, max_render_time: float = float("inf")) -> float:
+        """Unix time by which a run starting at ``started_at`` must end: min(complete_by,
+        started_at + max_time), max_time capped by ``max_render_time`` (s)."""
+        return min(self.complete_by, started_at + self.run_time(max_render_time))
 
     @classmethod
     def from_hash(cls, raw: dict[bytes, bytes]) -> "Job":
@@ -127,6 +132,12 @@ def _encode(fields: dict[str, Any]) -> list:
     return flat
 
 
+def outcome(result) -> tuple[bool, str | None]:
+    """(applied, previous status) of a conditional change, from its script's answer."""
+    applied, current = result
+    return bool(applied), (current.decode() or None) if isinstance(current, bytes) else (current or None)
+
+
 class JobStore:
     """Reads and changes job records in Redis."""
 
@@ -159,19 +170,27 @@ class JobStore:
         value = self.client.hget(job_key(job_id), "status")
         return value.decode() if value else None
 
-    def transition(self, job_id: str, new_status: str, **fields) -> tuple[bool, str | None]:
-        """Move the job to ``new_status`` if allowed; returns (applied, previous status)."""
+    def transition(self, job_id: str, new_status: str, *, pipe=None, **fields) -> tuple[bool, str | None]:
+        """Move the job to ``new_status`` if allowed; returns (applied, previous status).
+
+        With ``pipe`` (a Redis pipeline) the change is only queued on it: read its
+        outcome with :func:`outcome` from the pipeline's results.
+        """
         allowed = sorted(st.ALLOWED_FROM[new_status])
         if new_status in st.TERMINAL:
             fields.setdefault("finished_at", time.time())
         keys = [job_key(job_id), FINISHED_CHANNEL] if new_status in st.TERMINAL else [job_key(job_id)]
-        applied, current = self._update_if(keys=keys, args=[new_status, json.dumps(allowed), *_encode(fields)])
-        return bool(applied), (current.decode() or None) if isinstance(current, bytes) else (current or None)
+        result = self._update_if(keys=keys, args=[new_status, json.dumps(allowed), *_encode(fields)], client=pipe)
+        return (False, None) if pipe is not None else outcome(result)
 
-    def update(self, job_id: str, *, when: tuple[str, ...] = (st.RUNNING,), **fields) -> bool:
-        """Write ``fields`` only while the job is in one of ``when``; never recreates a record."""
-        applied, _ = self._update_if(keys=[job_key(job_id)], args=["", json.dumps(list(when)), *_encode(fields)])
-        return bool(applied)
+    def update(self, job_id: str, *, when: tuple[str, ...] = (st.RUNNING,), pipe=None, **fields) -> bool:
+        """Write ``fields`` only while the job is in one of ``when``; never recreates a record.
+
+        With ``pipe`` the write is only queued (see :meth:`transition`).
+        """
+        result = self._update_if(keys=[job_key(job_id)], args=["", json.dumps(list(when)), *_encode(fields)],
+                                 client=pipe)
+        return False if pipe is not None else outcome(result)[0]
 
     def record_webhook(self, job_id: str, outcome: str, attempts: int, error: str = "") -> bool:
         """Store the webhook delivery outcome (pending, delivered, failed) whatever the status."""

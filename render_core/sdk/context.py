@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
-from .errors import DeadlineExceeded, JobCancelled
+from .errors import DeadlineExceeded, JobCancelled, WorkerStopping
 from .node import Node
 
 
@@ -29,6 +29,8 @@ class TaskContext:
       session_factory: ``session_factory() -> requests.Session`` for calls to the node
         (operator-configured targets, timeouts applied).
       poll_interval: seconds between status polls of remote work (RENDER_POLLING_INTERVAL).
+      is_stopping: returns True once the worker is shutting down and wants the job back
+        (it is requeued for another worker, not failed).
     """
 
     def __init__(self, *, job_id: str, task: str, node: Node, work_dir: Path, deadline: float,
@@ -36,7 +38,7 @@ class TaskContext:
                  reporter: Callable[[float, str], None], is_cancelled: Callable[[], bool],
                  timer: Callable[[str], object], logger: logging.Logger | None = None,
                  session_factory: Callable[[], object] | None = None, poll_interval: float = 5.0,
-                 cancel_poll_interval: float = 1.0):
+                 cancel_poll_interval: float = 1.0, is_stopping: Callable[[], bool] = lambda: False):
         self.job_id = job_id
         self.task = task
         self.node = node
@@ -48,6 +50,7 @@ class TaskContext:
         self._is_cancelled = is_cancelled
         self._timer = timer
         self._session_factory = session_factory
+        self._is_stopping = is_stopping
         self.poll_interval = poll_interval
         self._cancel_poll_interval = cancel_poll_interval
         self._cancel_checked_at = 0.0
@@ -65,16 +68,26 @@ class TaskContext:
             self._cancelled = self._is_cancelled()
         return self._cancelled
 
+    def stopping(self) -> bool:
+        """True once the worker is shutting down and wants this job back in the queue."""
+        return self._is_stopping()
+
     def should_stop(self) -> bool:
-        """True when the task should stop now: cancelled or out of time."""
-        return self.cancelled() or self.remaining() <= 0
+        """True when the task should stop now: cancelled, out of time, or the worker is stopping."""
+        return self.cancelled() or self.remaining() <= 0 or self.stopping()
 
     def check(self) -> None:
-        """Raise JobCancelled or DeadlineExceeded when the task must stop; call between chunks of work."""
+        """Raise when the task must stop; call between chunks of work.
+
+        JobCancelled (cancelled by the client), DeadlineExceeded (out of time) or
+        WorkerStopping (the worker is shutting down: the job is requeued, not failed).
+        """
         if self.cancelled():
             raise JobCancelled("the job was cancelled")
         if self.remaining() <= 0:
             raise DeadlineExceeded("the job ran out of time")
+        if self.stopping():
+            raise WorkerStopping("the worker is shutting down; the job goes back to the queue")
 
     def download(self, url: str, name: str | None = None) -> Path:
         """Fetch a user-supplied URL into the work dir (timed as stage ``download``); returns its path."""

@@ -15,3 +15,8 @@ class JobCancelled(Exception):
 
 class DeadlineExceeded(Exception):
     """The job ran past min(max_time, complete_by)."""
+
+
+class WorkerStopping(Exception):
+    """The worker is shutting down and the job's drain time is over: the job goes back to the
+    queue (status ``queued``) and another worker runs it. Raised by ``ctx.check()``."""

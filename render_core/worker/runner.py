@@ -3,6 +3,9 @@
 Marks the job running, calls the plugin's ``run(ctx, params)`` with a
 :class:`TaskContext`, uploads a media output, and ends the job with exactly one
 terminal status. Whatever the task raises, the job never stays ``running``.
+When the worker is shutting down the job goes back to the queue instead (see
+:mod:`render_core.worker.middleware.shutdown`): a job not started yet at once,
+a running one when the drain is over.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from dramatiq.middleware import TimeLimitExceeded
+from typing import Callable
+
+from dramatiq.middleware import Shutdown, TimeLimitExceeded
 
 from render_core.config.settings import Settings
 from render_core.jobs import status as st
@@ -23,7 +28,7 @@ from render_core.net.http import AddressPolicy, FetchError, Timeouts, download, 
 from render_core.net.upload_urls import UploadUrls
 from render_core.obs import metrics
 from render_core.sdk.context import TaskContext
-from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError, WorkerStopping
 from render_core.sdk.registry import Registry
 from render_core.sdk.task import FileOutput, Task, TextOutput
 
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Outcome of a node failure that is worth another attempt on a fresh node.
 RETRY = "retry"
+#: Outcome of a job the stopping worker gives back to the queue.
+REQUEUE = "requeue"
 #: A retry needs at least this many seconds before the job's deadline.
 MIN_RETRY_SECONDS = 10.0
 
@@ -53,10 +60,13 @@ class Runner:
       url_policy: the address policy for user-supplied URLs.
       upload_urls: recognises input URLs of client uploads (our own storage, trusted exactly,
         limited to MAX_UPLOAD_BYTES); default: built from ``settings``.
+      draining: True once the worker was asked to stop (a job not started yet is given back).
+      stopping: True once the drain is over (a running job is given back).
     """
 
     def __init__(self, *, settings: Settings, registry: Registry, lifecycle: JobLifecycle, lease: GpuLease,
-                 storage, url_policy: AddressPolicy, upload_urls: UploadUrls | None = None):
+                 storage, url_policy: AddressPolicy, upload_urls: UploadUrls | None = None,
+                 draining: Callable[[], bool] = lambda: False, stopping: Callable[[], bool] = lambda: False):
         self.settings = settings
         self.registry = registry
         self.lifecycle = lifecycle
@@ -66,14 +76,19 @@ class Runner:
         self.url_policy = url_policy
         self.upload_urls = upload_urls or UploadUrls(settings)
         self.upload_policy = self.upload_urls.policy(url_policy)
+        self.draining = draining
+        self.stopping = stopping
 
     def run(self, job: Job | None) -> None:
-        """Run ``job`` (loaded by the caller) to a terminal status."""
+        """Run ``job`` (loaded by the caller) to a terminal status, or give it back to the queue."""
         if job is None or job.terminal:
             return
         task = self.registry.get(job.type)
         if task is None:
             self.lifecycle.finish(job.id, st.FAILED, error=f"no installed plugin provides the task {job.type!r}")
+            return
+        if self.draining():
+            self._give_back(task, job.id, "the worker was stopping before the job started")
             return
         started_at = job.started_at or time.time()
         attempts = job.attempts + 1
@@ -84,16 +99,22 @@ class Runner:
             self._run_and_finish(task, job, started_at, attempts)
         except TimeLimitExceeded:  # the time limit fired outside the task (cleanup, upload bookkeeping)
             self.lifecycle.finish(job.id, st.TIMED_OUT, error="the job exceeded its time limit")
+        except Shutdown:  # the shutdown interrupted the thread outside the task
+            self._give_back(task, job.id, "the worker stopped while the job ran")
 
     def _run_and_finish(self, task: Task, job: Job, started_at: float, attempts: int) -> None:
         work_dir = self.settings.output_dir / job.id
         work_dir.mkdir(parents=True, exist_ok=True)
-        ctx = self._context(job, task.name, work_dir, job.deadline(started_at))
+        ctx = self._context(job, task.name, work_dir, job.deadline(started_at, self.settings.max_render_time))
         try:
             status, fields = self._run_task(task, ctx, job, attempts)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
-        if status == RETRY:
+        if status in (st.FAILED, RETRY) and self.stopping():
+            status = REQUEUE  # a failure while stopping (e.g. an aborted download) is the shutdown's doing
+        if status == REQUEUE:
+            self._give_back(task, job.id, "the worker stopped while the job ran")
+        elif status == RETRY:
             self._retry_on_fresh_node(task, job.id, fields["error"])
         elif not self.lifecycle.finish(job.id, status, **fields):
             log.info("job %s ended %s but its status had already been set to %s", job.id, status,
@@ -121,12 +142,19 @@ class Runner:
             return st.FAILED, {"error": f"the GPU node failed ({attempts} attempt(s)): {exc}"}
         except JobCancelled:
             return st.CANCELLED, {"error": "the job was cancelled"}
+        except (WorkerStopping, Shutdown):
+            return REQUEUE, {}
         except (DeadlineExceeded, TimeLimitExceeded):
-            return st.TIMED_OUT, {"error": f"the job exceeded its time limit "
-                                           f"(max_time {job.max_time:.0f} s / complete_by)"}
+            return st.TIMED_OUT, {"error": f"the job exceeded its time limit (max_time "
+                                           f"{job.run_time(self.settings.max_render_time):.0f} s / complete_by)"}
         except Exception as exc:  # a plugin bug must still end the job
             log.exception("task %s crashed on job %s", task.name, ctx.job_id)
             return st.FAILED, {"error": f"internal error in task {task.name!r}: {type(exc).__name__}: {exc}"}
+
+    def _give_back(self, task: Task, job_id: str, why: str) -> None:
+        """Put the job back in its queue for another worker (status queued, run time restarts)."""
+        if self.lifecycle.return_to_queue(task, job_id, f"{why}; queued again for another worker"):
+            log.info("job %s goes back to the queue: %s", job_id, why)
 
     def _retry_on_fresh_node(self, task: Task, job_id: str, error: str) -> None:
         """Put the job back in its queue; the lease middleware stops the failed node after this returns."""
@@ -178,4 +206,4 @@ class Runner:
         return TaskContext(job_id=job.id, task=task_name, node=self.lease.current_node(), work_dir=work_dir,
                            deadline=deadline, downloader=downloader, reporter=reporter,
                            is_cancelled=is_cancelled, timer=timer, session_factory=node_session,
-                           poll_interval=settings.render_polling_interval)
+                           poll_interval=settings.render_polling_interval, is_stopping=self.stopping)

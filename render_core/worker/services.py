@@ -11,7 +11,7 @@ import logging
 from functools import cached_property
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
 from render_core.config.settings import Settings
 from render_core.dispatch.broker import NAMESPACE, build_broker
@@ -26,7 +26,7 @@ from render_core.net.storage import Storage
 from render_core.sdk.registry import Registry
 
 from .current_job import CurrentJob
-from .middleware import Deadline, GpuLease, StageMetrics
+from .middleware import Deadline, GpuLease, GracefulShutdown, StageMetrics
 from .runner import Runner
 from .webhook_delivery import WebhookDelivery
 
@@ -49,15 +49,18 @@ class WorkerServices:
         self.current_job = CurrentJob(self.jobs)
         self.pool = self._build_pool()
         self.lease = GpuLease(registry, self.current_job, self._finish, self.pool,
-                              queue_length=lambda queue: self.redis.llen(f"{NAMESPACE}:{queue}"))
+                              queue_length=lambda queue: self.redis.llen(f"{NAMESPACE}:{queue}"),
+                              max_render_time=settings.max_render_time)
+        self.shutdown = GracefulShutdown(settings.worker_shutdown_timeout, requeue=self._give_back)
         self.broker = build_broker(settings, self.redis, self._middleware())
         self.lifecycle = JobLifecycle(self.jobs, self.broker)
         self.runner = Runner(settings=settings, registry=registry, lifecycle=self.lifecycle, lease=self.lease,
-                             storage=lambda: self.storage, url_policy=self.url_policy)
+                             storage=lambda: self.storage, url_policy=self.url_policy,
+                             draining=self.shutdown.draining, stopping=self.shutdown.stopping)
         self.webhooks = WebhookDelivery(settings=settings, jobs=self.jobs, url_policy=self.url_policy)
         self.run_job = dramatiq.actor(self._run_job, broker=self.broker, actor_name=RUN_JOB,
-                                      queue_name="task.default", max_retries=0,
-                                      deadline=True, stage_metrics=True, gpu_lease=True)
+                                      queue_name="task.default", max_retries=0, deadline=True,
+                                      stage_metrics=True, gpu_lease=True, requeue_on_shutdown=True)
         self.deliver_webhook = dramatiq.actor(self.webhooks.deliver, broker=self.broker,
                                               actor_name=DELIVER_WEBHOOK, queue_name=WEBHOOK_QUEUE,
                                               max_retries=settings.webhook_attempts - 1)
@@ -69,12 +72,23 @@ class WorkerServices:
 
         The job middleware come after CurrentMessage and before TimeLimit, which
         reads the ``time_limit`` option that Deadline and GpuLease set.
+        GracefulShutdown comes early so that it tracks a thread from the start of
+        its message (a GPU lease wait included).
         """
-        return [CurrentMessage(), Deadline(self.current_job, self._finish), StageMetrics(self.current_job),
-                self.lease, TimeLimit(), ShutdownNotifications(), Retries(max_retries=0)]
+        deadline = Deadline(self.current_job, self._finish, self.settings.max_render_time)
+        return [CurrentMessage(), self.shutdown, deadline, StageMetrics(self.current_job), self.lease, TimeLimit(),
+                Retries(max_retries=0)]
 
     def _finish(self, job_id: str, status: str, **fields) -> bool:
         return self.lifecycle.finish(job_id, status, **fields)
+
+    def _give_back(self, message) -> None:
+        """Requeue the job of a ``run_job`` message the shutdown interrupted outside the runner."""
+        job = self.current_job.get(message)
+        task = self.registry.get(job.type) if job is not None else None
+        if task is not None and not job.terminal:
+            self.lifecycle.return_to_queue(task, job.id, "the worker stopped before the job could run; "
+                                                         "queued again for another worker")
 
     def _run_job(self, job_id: str) -> None:
         message = CurrentMessage.get_current_message()

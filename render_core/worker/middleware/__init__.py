@@ -2,6 +2,7 @@
 
 from .deadline import Deadline
 from .gpu_lease import GpuLease
+from .shutdown import GracefulShutdown
 from .stage_metrics import StageMetrics
 
-__all__ = ["Deadline", "GpuLease", "StageMetrics"]
+__all__ = ["Deadline", "GpuLease", "GracefulShutdown", "StageMetrics"]

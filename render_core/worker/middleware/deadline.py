@@ -3,7 +3,7 @@
 A queued job whose ``complete_by`` has passed is skipped and marked
 ``expired`` (with its webhook); a job already terminal (a redelivery) is
 skipped. A job that runs gets the Dramatiq ``time_limit`` option set to
-min(max_time, complete_by - now), in ms, so
+min(max_time capped by MAX_RENDER_TIME, complete_by - now), in ms, so
 :class:`dramatiq.middleware.TimeLimit` interrupts it; the runner then marks it
 ``timed_out``. Actors opt in with the actor option ``deadline=True``.
 """
@@ -25,13 +25,15 @@ class Deadline(Middleware):
     """Parameters:
       current_job: the :class:`render_core.worker.current_job.CurrentJob` of this worker.
       finish: ``finish(job_id, status, error=...)`` that ends a job and sends its webhook.
+      max_render_time: the cap on any job's run time, in s (MAX_RENDER_TIME).
     """
 
     actor_options = {"deadline"}
 
-    def __init__(self, current_job, finish):
+    def __init__(self, current_job, finish, max_render_time: float = float("inf")):
         self.current_job = current_job
         self.finish = finish
+        self.max_render_time = max_render_time
 
     def before_process_message(self, broker, message):
         if not broker.get_actor(message.actor_name).options.get("deadline"):
@@ -48,9 +50,10 @@ class Deadline(Middleware):
                         error=f"job expired: it was not started before its complete_by deadline "
                               f"(passed {late:.0f} s ago)")
             raise SkipMessage(job_id)
-        message.options["time_limit"] = time_limit_ms(job, now)
+        message.options["time_limit"] = time_limit_ms(job, now, self.max_render_time)
 
 
-def time_limit_ms(job, now: float) -> int:
-    """Milliseconds the job may still run: min(max_time from its start, complete_by) - now."""
-    return max(1, int((job.deadline(job.started_at or now) - now) * 1000))
+def time_limit_ms(job, now: float, max_render_time: float = float("inf")) -> int:
+    """Milliseconds the job may still run: min(max_time (capped by ``max_render_time`` s) from its
+    start, complete_by) - now."""
+    return max(1, int((job.deadline(job.started_at or now, max_render_time) - now) * 1000))

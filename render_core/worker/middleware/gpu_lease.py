@@ -36,17 +36,19 @@ class GpuLease(Middleware):
       finish: ends a job (``finish(job_id, status, error=...)``).
       pool: the shared :class:`GpuPool`, or None when every task runs locally.
       queue_length: ``queue_length(queue_name)`` -> messages waiting (launch demand).
+      max_render_time: the cap on any job's run time, in s (MAX_RENDER_TIME).
     """
 
     actor_options = {"gpu_lease"}
 
     def __init__(self, registry=None, current_job=None, finish=None, pool: GpuPool | None = None,
-                 queue_length=None):
+                 queue_length=None, max_render_time: float = float("inf")):
         self.registry = registry
         self.current_job = current_job
         self.finish = finish
         self.pool = pool
         self.queue_length = queue_length
+        self.max_render_time = max_render_time
         self.keeper = LeaseKeeper(pool, pool.policy.lease_ttl / 3) if pool else None
         self._local = threading.local()
 
@@ -83,7 +85,7 @@ class GpuLease(Middleware):
             metrics.stage_seconds.labels(task.name, "lease").observe(time.monotonic() - started)
         self._local.node, self._local.lease = node, (instance_id, holder)
         self.keeper.add(instance_id, holder)
-        message.options["time_limit"] = time_limit_ms(job, time.time())
+        message.options["time_limit"] = time_limit_ms(job, time.time(), self.max_render_time)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         lease = getattr(self._local, "lease", None)
