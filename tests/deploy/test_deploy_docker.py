@@ -12,6 +12,8 @@ import configparser
 import re
 import shlex
 
+from render_core.worker.middleware.shutdown import dramatiq_shutdown_timeout
+
 from deploy_support import DEPLOY_DIR, REPO_ROOT
 
 DOCKER_DIR = DEPLOY_DIR / "docker"
@@ -154,4 +156,7 @@ def test_compose_matches_the_original_services():
         assert build["target"] in stages(DOCKERFILE.read_text())
         assert services[name]["environment"]["REDIS_HOST"] == "redis"
     grace = int(services["worker"]["stop_grace_period"].rstrip("s"))
-    assert grace > int(services["worker"]["environment"]["WORKER_SHUTDOWN_TIMEOUT"].split(":-")[1].rstrip("}"))
+    drain = float(services["worker"]["environment"]["WORKER_SHUTDOWN_TIMEOUT"].split(":-")[1].rstrip("}"))
+    assert grace >= dramatiq_shutdown_timeout(drain), "docker would SIGKILL before running jobs are requeued"
+    assert "C3_API_KEY" not in services["api"]["environment"], "the API gets no GPU provider key"
+    assert "C3_API_KEY" in services["worker"]["environment"]

@@ -11,6 +11,9 @@ import base64
 
 import pytest
 
+from render_core.config.settings import Settings
+from render_core.worker.middleware.shutdown import dramatiq_shutdown_timeout
+
 from deploy_support import (
     DEPLOY_DIR, OVERLAYS, env_value, generated, ip_allowed_by, objects, pod_spec, require_module,
     selector_matches, the_object, workloads,
@@ -42,8 +45,13 @@ PLAIN_SETTINGS = (
     "BROKER_HEARTBEAT_TIMEOUT", "BROKER_MAINTENANCE_CHANCE", "METRICS_PORT", "PROMETHEUS_MULTIPROC_DIR",
     "LOG_LEVEL",
 )
-#: Settings that come from the Secret.
-SECRET_SETTINGS = ("REDIS_URL", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "C3_RENDER_API_KEY", "C3_API_KEY")
+#: Settings that come from the Secret, per Deployment: the API gets no GPU provider key.
+SECRET_SETTINGS = {
+    "c3-render-api": ("REDIS_URL", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "C3_RENDER_API_KEY"),
+    "c3-render-worker": ("REDIS_URL", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "C3_RENDER_API_KEY", "C3_API_KEY"),
+}
+#: Secrets a Deployment must not receive.
+WITHHELD_SECRETS = {"c3-render-api": ("C3_API_KEY", "STATIC_NODE_KEY"), "c3-render-worker": ()}
 SECRET_NAME = "c3-render-secrets"
 CONFIG_NAME = "c3-render-config"
 
@@ -171,17 +179,20 @@ def test_pods_meet_the_restricted_pod_security_standard(rendered, overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_worker_shutdown_outlasts_the_longest_stage(rendered, overlay):
+def test_worker_shutdown_lets_every_job_finish_or_requeue(rendered, overlay):
+    """MAX_RENDER_TIME caps every job's run time; the drain covers it (a rollout lets running jobs
+    finish), and the kubelet's grace covers the drain plus the requeue of what still runs."""
     docs = rendered[overlay]
     worker = the_object(docs, "Deployment", "c3-render-worker")
     container = pod_spec(worker)["containers"][0]
-    config = config_of(docs)
-    max_render_time = float(env_value(container, config, "MAX_RENDER_TIME"))
-    shutdown_timeout = float(env_value(container, config, "WORKER_SHUTDOWN_TIMEOUT"))
+    env = {s.name: env_value(container, config_of(docs), s.name) for s in Settings.declarations()}
+    settings = Settings.from_env({name: value for name, value in env.items() if value is not None})
     grace_period = pod_spec(worker)["terminationGracePeriodSeconds"]
     assert container["args"] == ["worker"]
-    assert shutdown_timeout >= max_render_time + 30, "no time left to upload and send the webhook"
-    assert grace_period > shutdown_timeout, "the kubelet would SIGKILL before the worker's own timeout"
+    assert settings.worker_shutdown_timeout >= settings.max_render_time + 30, \
+        "a job of MAX_RENDER_TIME started just before SIGTERM would be requeued (no time to upload and notify)"
+    assert grace_period >= dramatiq_shutdown_timeout(settings.worker_shutdown_timeout), \
+        "the kubelet would SIGKILL before the worker has put its running jobs back in the queue"
     assert "replicas" not in worker["spec"], "KEDA owns the worker replica count"
 
 
@@ -225,7 +236,11 @@ def test_every_setting_reaches_api_and_worker(rendered, overlay):
         missing = [s for s in PLAIN_SETTINGS if env_value(container, config, s) is None]
         assert not missing, f"{name} lacks {missing}"
         secret_refs = {e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
-        assert set(SECRET_SETTINGS) <= secret_refs, f"{name} lacks secret refs {set(SECRET_SETTINGS) - secret_refs}"
+        wanted = set(SECRET_SETTINGS[name])
+        assert wanted <= secret_refs, f"{name} lacks secret refs {wanted - secret_refs}"
+        given = {e["name"] for e in container.get("env", [])} | set(config)
+        withheld = given & set(WITHHELD_SECRETS[name])
+        assert not withheld, f"{name} must not receive {withheld}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
