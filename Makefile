@@ -6,8 +6,13 @@ STAMP := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/setup.cfg)
 TEST_PLUGINS := $(wildcard tests/plugins/*/setup.cfg)
 PIP_FLAGS ?= --quiet --disable-pip-version-check
+comma := ,
+empty :=
+space := $(empty) $(empty)
+#: entry-point names of the built-in plugins (the directory names under plugins/)
+BUILTIN_PLUGINS := $(subst $(space),$(comma),$(notdir $(patsubst %/setup.cfg,%,$(PLUGINS))))
 
-.PHONY: install dev test unit integration bench clean
+.PHONY: install dev test unit integration bench settings-table clean
 
 install: $(STAMP)
 
@@ -32,6 +37,10 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
+
+# The README's configuration table, from the declarations of the core and the built-in plugins.
+settings-table: $(STAMP)
+	C3_RENDER_PLUGINS=$(BUILTIN_PLUGINS) $(VENV)/bin/c3-render settings --update README.md
 
 clean:
 	rm -rf $(VENV) .c3-render .pytest_cache

@@ -64,8 +64,9 @@ class Settings:
                        unit="s", check=above(0))
 
     # ---- API
-    render_api_key: str = env("C3_RENDER_API_KEY", "", "key clients send as X-C3-RENDER-KEY or Bearer; "
-                                                       "empty (and no named keys): the API is open", secret=True)
+    render_api_key: str = env("C3_RENDER_API_KEY", "", "the API key (named `default`, admin), sent as "
+                                                       "X-C3-RENDER-KEY or Bearer; with no key at all the API is "
+                                                       "open", secret=True)
     render_keys_file: str = env("C3_RENDER_KEYS_FILE", "", "named client/admin keys: a JSON file (re-read "
                                                            "on change)")
     render_keys: str = env("C3_RENDER_KEYS", "", "named client/admin keys: the same JSON inline", secret=True)
@@ -174,7 +175,7 @@ class Settings:
                            check=above(0))
 
     # ---- observability and tooling
-    log_level: str = env("LOG_LEVEL", "INFO", "debug, info, warning, error or critical", choices=LOG_LEVELS)
+    log_level: str = env("LOG_LEVEL", "INFO", "log level of the API and the workers", choices=LOG_LEVELS)
     metrics_port: int = env("METRICS_PORT", 9300, "port of a worker's /metrics (0: off)",
                             check=between(0, 65535))
     metrics_bind: str = env("METRICS_BIND", "0.0.0.0", "address of a worker's /metrics")

@@ -25,3 +25,22 @@ def test_bad_setting_stops_start_up_with_the_variable_named():
     assert result.returncode == 2
     assert "GPU_IDLE_TIMEOUT='abc' is not valid" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_settings_lists_core_and_plugin_variables_with_secrets_hidden(capsys, monkeypatch):
+    monkeypatch.setenv("MINIO_SECRET_KEY", "very-secret")
+    monkeypatch.setenv("VISION_API_KEY", "also-secret")
+    monkeypatch.setenv("WORKER_THREADS", "6")
+    assert main(["settings"]) == 0
+    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["WORKER_THREADS"] == "6"
+    assert lines["MINIO_SECRET_KEY"] == "***" and lines["VISION_API_KEY"] == "***"
+    assert {"MAX_RENDER_TIME", "C3_TTS_ENGINE", "C3_WHISPER_BEAM_SIZE", "ANALYZE_WORKLOAD"} <= set(lines)
+
+
+def test_bad_plugin_setting_stops_the_worker_with_the_variable_named():
+    result = subprocess.run([sys.executable, "-m", "render_core.cli", "worker"], capture_output=True, text=True,
+                            env={"VISION_PROTOCOL": "grpc", "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert result.returncode == 2
+    assert "VISION_PROTOCOL='grpc' is not valid" in result.stderr
+    assert "Traceback" not in result.stderr

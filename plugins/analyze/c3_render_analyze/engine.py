@@ -12,7 +12,7 @@ from .errors import Aborted, AnalyzeError, BadImage, EngineSetupError
 from .exif import exif_highlights
 from .loading import DecodedImage, decode_upright, flatten_on_white, open_header
 from .report import TONE_MAX_SIDE, header_facts, pixel_facts
-from .settings import max_megapixels, ocr_min_confidence
+from .settings import MAX_MEGAPIXELS, OCR_MIN_CONFIDENCE, engine_setting
 from .summary import report_text
 
 __all__ = ["Aborted", "AnalyzeError", "Analysis", "BadImage", "EngineSetupError", "analyze_image"]
@@ -40,8 +40,8 @@ def analyze_image(
     EngineSetupError (a configured model file is missing or invalid).
     """
     _check_stop(should_stop, "before opening the image")
-    limit = max_megapixels()
-    min_confidence = ocr_min_confidence() if ocr else None
+    limit = engine_setting(MAX_MEGAPIXELS)
+    min_confidence = engine_setting(OCR_MIN_CONFIDENCE) if ocr else None
     with open_header(Path(path), limit) as image:
         facts = header_facts(image)
         _check_stop(should_stop, "before decoding the image")

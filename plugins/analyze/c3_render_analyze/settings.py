@@ -53,12 +53,3 @@ def engine_setting(setting: Setting):
     except SettingsError as exc:
         raise EngineSetupError(str(exc)) from None
 
-
-def max_megapixels() -> float:
-    """Largest image accepted, in megapixels (millions of pixels)."""
-    return engine_setting(MAX_MEGAPIXELS)
-
-
-def ocr_min_confidence() -> float:
-    """Lowest OCR confidence (0-1) of a text line that is reported."""
-    return engine_setting(OCR_MIN_CONFIDENCE)

@@ -18,8 +18,8 @@ import requests
 from render_core.plugin import JobError, Node, NodeError, SettingsError, read_settings
 
 from .loading import decode_upright, flatten_on_white, open_header
-from .settings import (VISION_API_KEY, VISION_MODEL, VISION_PROMPT, VISION_PROTOCOL, VISION_SETTINGS,
-                       VISION_TIMEOUT, VISION_URL, max_megapixels)
+from .settings import (MAX_MEGAPIXELS, VISION_API_KEY, VISION_MODEL, VISION_PROMPT, VISION_PROTOCOL,
+                       VISION_SETTINGS, VISION_TIMEOUT, VISION_URL, engine_setting)
 
 DEFAULT_MODEL = VISION_MODEL.default
 DEFAULT_PROMPT = VISION_PROMPT.default
@@ -96,7 +96,7 @@ def encode_image(path: Path, max_side: int = MAX_SIDE_PX) -> bytes:
     Raises BadImage (not an image, damaged, over C3_ANALYZE_MAX_MEGAPIXELS) or
     EngineSetupError, checked from the header before any pixel is decoded.
     """
-    with open_header(Path(path), max_megapixels()) as image:
+    with open_header(Path(path), engine_setting(MAX_MEGAPIXELS)) as image:
         decoded = decode_upright(image, max_side)
     buffer = io.BytesIO()
     flatten_on_white(decoded.pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY)
