@@ -9,7 +9,7 @@ import sys
 import tempfile
 
 from render_core.client import commands as job_commands
-from render_core.config.settings import Settings, SettingsError
+from render_core.config.settings import Settings, SettingsError, check_plugin_settings
 
 API_APP = "render_api.wsgi:app"
 #: Threads of one API process left for requests that do not wait (``Prefer: wait``).
@@ -65,7 +65,7 @@ def _plugin_settings_or_exit(settings: Settings) -> None:
     from render_core.sdk.registry import RegistryError, load_registry
 
     try:
-        load_registry(settings.render_plugins).read_settings()
+        check_plugin_settings(load_registry(settings.render_plugins).settings)
     except (SettingsError, RegistryError) as exc:
         print(f"c3-render: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

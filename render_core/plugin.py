@@ -27,8 +27,8 @@ configuration table and are checked when a worker starts) and reads them with
     timeout = TIMEOUT.read()  # SettingsError names the variable when its value is bad
 """
 
-from render_core.config.setting import (Setting, SettingsError, above, at_least, between, existing_file, http_url,
-                                       read_settings)
+from render_core.sdk.setting import (Setting, SettingsError, above, at_least, between, existing_file, http_url,
+                                    read_settings)
 from render_core.sdk.context import TaskContext
 from render_core.sdk.errors import JobError, NodeError
 from render_core.sdk.gradio_call import call_gradio

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from .setting import Setting, SettingsError, above, at_least, between
+from render_core.sdk.setting import Setting, SettingsError, above, at_least, between
 
 __all__ = ["Settings", "SettingsError", "env"]
 
@@ -209,8 +209,27 @@ class Settings:
         """C3_LAUNCH_BACKOFF as seconds to wait before each launch retry."""
         return [float(part) for part in self.c3_launch_backoff.split(",") if part.strip()]
 
+    @classmethod
+    def variable_names(cls) -> frozenset[str]:
+        """Every name the core reads, aliases included."""
+        return frozenset(name for setting in cls.declarations() for name in setting.names)
+
     def public(self) -> dict:
         """Settings without secrets, for logs and ``c3-render`` output."""
         return {f.name: ("***" if f.metadata["setting"].secret and getattr(self, f.name)
                          else str(getattr(self, f.name)))
                 for f in fields(self)}
+
+
+def check_plugin_settings(declared: Mapping[str, Iterable[Setting]],
+                          environ: Mapping[str, str] | None = None) -> None:
+    """What a worker checks at start: no plugin variable reuses a core name, and every value is
+    usable. ``declared``: plugin name -> its declarations (``Registry.settings``). SettingsError
+    names the variable."""
+    core = Settings.variable_names()
+    for plugin, settings in declared.items():
+        for setting in settings:
+            clash = core.intersection(setting.names)
+            if clash:
+                raise SettingsError(f"plugin {plugin!r} declares {', '.join(sorted(clash))}, a variable of the core")
+            setting.read(environ)

@@ -17,11 +17,9 @@ from typing import Any, Mapping
 
 import pluggy
 
-from render_core.config.setting import Setting, read_settings
-from render_core.config.settings import Settings
-
 from . import hookspecs
 from .schema import Integer, Schema, Url
+from .setting import Setting, read_settings
 from .task import Task
 
 ENTRY_POINT_GROUP = "c3_render.plugins"
@@ -77,7 +75,7 @@ class Registry:
                 self.providers[name] = factory
                 self._provider_owners[name] = impl.plugin_name
         self.settings: dict[str, tuple[Setting, ...]] = {}
-        owners = {name: "the core" for setting in Settings.declarations() for name in setting.names}
+        owners: dict[str, str] = {}
         for impl in reversed(manager.hook.c3_render_settings.get_hookimpls()):
             declared = tuple(impl.function() or ())
             for setting in declared:
@@ -102,7 +100,8 @@ class Registry:
         return factory(settings)
 
     def read_settings(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Every plugin variable read now (a worker checks them at start); SettingsError names a bad one."""
+        """Every plugin variable read now; SettingsError names a bad one. (A worker checks them at
+        start with :func:`render_core.config.settings.check_plugin_settings`.)"""
         return {name: value for declared in self.settings.values()
                 for name, value in read_settings(declared, environ).items()}
 

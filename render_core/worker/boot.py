@@ -12,7 +12,7 @@ import logging
 
 import dramatiq
 
-from render_core.config.settings import Settings
+from render_core.config.settings import Settings, check_plugin_settings
 from render_core.gpu.states import STATES
 from render_core.obs import metrics
 from render_core.obs.logs import configure_logging
@@ -29,7 +29,7 @@ def boot() -> WorkerServices:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     registry = load_registry(settings.render_plugins, trace_hooks=settings.trace_hooks)
-    registry.read_settings()  # a bad plugin variable stops the worker here, named
+    check_plugin_settings(registry.settings)  # a bad plugin variable stops the worker here, named
     services = WorkerServices(settings, registry)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     services.storage.ensure_bucket()

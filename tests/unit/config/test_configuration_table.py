@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
 SOURCES = ("render_core", "render_api", "plugins")
 #: The one module that reads the environment.
-READER = ROOT / "render_core" / "config" / "setting.py"
+READER = ROOT / "render_core" / "sdk" / "setting.py"
 #: Names in backticks in the README that are not variables of this service.
 NOT_OURS = {"IMAGEIO_FFMPEG_EXE"}
 

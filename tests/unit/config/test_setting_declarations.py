@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from render_core.config.setting import Setting, SettingsError, above, between, read_settings
-from render_core.config.settings import Settings
+from render_core.sdk.setting import Setting, SettingsError, above, between, read_settings
+from render_core.config.settings import Settings, check_plugin_settings
 from render_core.plugin import hookimpl
 from render_core.sdk.registry import RegistryError, load_registry
 
@@ -97,8 +97,9 @@ def test_the_registry_collects_and_checks_plugin_settings():
 
 
 def test_a_plugin_cannot_redeclare_a_core_or_another_plugins_variable():
-    with pytest.raises(RegistryError, match="LOG_LEVEL .*the core"):
-        load_registry("none", extra_plugins=(_Plugin(Setting("LOG_LEVEL", "x", "mine")),))
+    registry = load_registry("none", extra_plugins=(_Plugin(Setting("LOG_LEVEL", "x", "mine")),))
+    with pytest.raises(SettingsError, match="declares LOG_LEVEL, a variable of the core"):
+        check_plugin_settings(registry.settings, {})
     with pytest.raises(RegistryError, match="TWICE"):
         load_registry("none", extra_plugins=(_Plugin(Setting("TWICE", 1, "a")), _Plugin(Setting("TWICE", 2, "b"))))
 

@@ -1,9 +1,10 @@
 """One environment variable, declared once: name, type, default, unit, help, secret.
 
-The core declares its variables on :class:`render_core.config.settings.Settings`;
-plugins declare theirs with the same :class:`Setting` (through
-``render_core.plugin``) and read them with :func:`read_settings`. The README's
-configuration table is generated from these declarations.
+Plugins declare theirs with :class:`Setting` (through ``render_core.plugin``) and
+read them with ``SETTING.read()`` or :func:`read_settings`; the core declares its own
+the same way on :class:`render_core.config.settings.Settings`. The README's
+configuration table is generated from these declarations, and this module is the
+one place that reads the process environment.
 """
 
 from __future__ import annotations
