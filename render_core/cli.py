@@ -118,13 +118,14 @@ def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_settings(args: argparse.Namespace, extra: list[str]) -> int:
     """Print every variable (the core's and the loaded plugins') with its value, or the README table."""
+    from render_core.client.settings import SETTINGS as CLIENT_SETTINGS
     from render_core.config.table import markdown_tables, replace_table
     from render_core.sdk.registry import load_registry
 
     settings = _settings_or_exit()
     registry = load_registry(settings.render_plugins)
     if args.markdown or args.update:
-        table = markdown_tables(Settings.declarations(), registry.settings)
+        table = markdown_tables(Settings.declarations(), registry.settings, CLIENT_SETTINGS)
         if not args.update:
             print(table, end="")
             return 0

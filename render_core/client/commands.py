@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from .api import TERMINAL, RenderClient
 from .errors import ApiError, ClientError
 from .progress import progress_for
+from .settings import DEFAULT_URL, KEY, URL
 
 OK, JOB_FAILED, USAGE = 0, 1, 2
-DEFAULT_URL = "http://127.0.0.1:5000"
 
 
 class UsageError(Exception):
@@ -25,10 +24,8 @@ class UsageError(Exception):
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("C3_RENDER_URL", DEFAULT_URL),
-                        help="API base URL (C3_RENDER_URL; default %(default)s)")
-    parser.add_argument("--key", default=os.environ.get("C3_RENDER_API_KEY", ""),
-                        help="API key (C3_RENDER_API_KEY)")
+    parser.add_argument("--url", default=URL.read(), help=f"API base URL ({URL.name}; default {DEFAULT_URL})")
+    parser.add_argument("--key", default=KEY.read(), help=f"API key ({KEY.name})")
 
 
 def run(handler, args: argparse.Namespace) -> int:

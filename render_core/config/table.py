@@ -35,14 +35,17 @@ def _row(setting: Setting) -> str:
     return f"| {names} | {_cell(kind)} | {_cell(default)} | {_cell(meaning)} |"
 
 
-def markdown_tables(core: Sequence[Setting], plugins: Mapping[str, Iterable[Setting]]) -> str:
-    """The core table, then one table per plugin that declares variables (sorted by name)."""
+def markdown_tables(core: Sequence[Setting], plugins: Mapping[str, Iterable[Setting]],
+                    client: Sequence[Setting] = ()) -> str:
+    """The core table, one table per plugin that declares variables (sorted by name), then the
+    command-line client's."""
     header = ["| Variable | Type | Default | Meaning |", "|---|---|---|---|"]
     lines = [*header, *(_row(s) for s in core)]
-    for plugin, declared in sorted(plugins.items()):
-        declared = list(declared)
+    sections = [(f"Plugin `{plugin}`", list(declared)) for plugin, declared in sorted(plugins.items())]
+    sections.append(("The job commands (`c3-render submit`, `status`, `result`, `cancel`, `jobs`)", list(client)))
+    for title, declared in sections:
         if declared:
-            lines += ["", f"Plugin `{plugin}`:", "", *header, *(_row(s) for s in declared)]
+            lines += ["", f"{title}:", "", *header, *(_row(s) for s in declared)]
     return "\n".join(lines) + "\n"
 
 

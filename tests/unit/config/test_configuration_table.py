@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from render_core.client import settings as client_settings
+from render_core.client.settings import SETTINGS as CLIENT_SETTINGS
 from render_core.config.settings import Settings
 from render_core.config.table import BEGIN, END, markdown_tables
 from render_core.sdk.registry import load_registry
@@ -87,13 +89,14 @@ def test_the_readme_table_is_generated_from_the_declarations(plugin_settings):
     text = README.read_text()
     assert BEGIN in text and END in text, "the README lost its configuration table markers"
     shown = text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip("\n") + "\n"
-    expected = markdown_tables(Settings.declarations(), plugin_settings)
+    expected = markdown_tables(Settings.declarations(), plugin_settings, CLIENT_SETTINGS)
     assert shown == expected, "the README's configuration table is out of date: run `make settings-table`"
 
 
 def test_every_variable_named_in_the_readme_is_declared(plugin_settings):
     declared = {name for s in Settings.declarations() for name in s.names}
     declared |= {name for group in plugin_settings.values() for s in group for name in s.names}
+    declared |= {name for s in CLIENT_SETTINGS for name in s.names}
     named = set(re.findall(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?:=[^`]*)?`", README.read_text()))
     unknown = named - declared - NOT_OURS
     assert not unknown, f"the README names variables nobody declares: {sorted(unknown)}"
@@ -119,3 +122,10 @@ def test_every_plugin_setting_is_used_by_its_plugin(plugin_settings):
             if not any(re.search(rf"\b{n}\b", code) for n in names):
                 unused.append(setting.name)
     assert not unused, f"declared by a plugin but never read: {unused}"
+
+
+def test_every_client_setting_is_read_by_the_job_commands():
+    code = (ROOT / "render_core" / "client" / "commands.py").read_text()
+    unused = [s.name for s in CLIENT_SETTINGS
+              if not any(re.search(rf"\b{n}\.read\(", code) for n, v in vars(client_settings).items() if v is s)]
+    assert not unused, f"declared for the client but never read: {unused}"
