@@ -1,11 +1,15 @@
 """One JSON error format for every failure: ``{"title", "description", ...}``.
 
 Domain errors are mapped here once; an unexpected exception becomes a 500 JSON
-without a traceback (the traceback goes to the log).
+without a traceback (the traceback goes to the log). The body is always JSON,
+whatever the client's Accept header, and escapes every non-ASCII character, so
+client-supplied text in a message (a field name with a lone surrogate, say)
+can never break the serializer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 import falcon
@@ -47,8 +51,15 @@ def unexpected(req, resp, exc: Exception, params):
     raise ApiError(falcon.HTTP_500, "Internal error", "the server failed to handle this request; it was logged")
 
 
+def serialize(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
+    """Write ``exc`` as an ASCII-only JSON body (Falcon's default would pick XML or nothing by Accept)."""
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = json.dumps(exc.to_dict(), ensure_ascii=True).encode("ascii")
+
+
 def install(app: falcon.App) -> None:
-    """Register the handlers (most specific last wins in Falcon's lookup by MRO)."""
+    """Register the handlers (most specific last wins in Falcon's lookup by MRO) and the error serializer."""
+    app.set_error_serializer(serialize)
     app.add_error_handler(Exception, unexpected)
     app.add_error_handler(redis.RedisError, redis_unavailable)
     app.add_error_handler(ValidationError, validation_failed)
