@@ -11,6 +11,8 @@ variable, so start-up stops with a message an operator can act on.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -35,6 +37,39 @@ def _seconds_list(raw: str) -> str | None:
         values = []
     if not values or any(v < 0 for v in values):
         return "expected comma-separated seconds, e.g. 5,15,30"
+    return None
+
+
+WEBHOOK_SECRET_PREFIX = "whsec_"
+#: Decoded length of a webhook secret (the Standard Webhooks recommendation), bytes.
+WEBHOOK_SECRET_BYTES = (24, 64)
+
+
+def webhook_keys(value: str) -> tuple[bytes, ...]:
+    """WEBHOOK_SECRET (space-separated ``whsec_<base64>``) -> the HMAC keys; ValueError names a secret
+    by its position only, never by its value."""
+    keys = []
+    low, high = WEBHOOK_SECRET_BYTES
+    for position, secret in enumerate(value.split(), start=1):
+        if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+            raise ValueError(f"secret {position} does not start with {WEBHOOK_SECRET_PREFIX!r} "
+                             f"(expected {WEBHOOK_SECRET_PREFIX}<base64>, secrets separated by spaces)")
+        try:
+            key = base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX):], validate=True)
+        except binascii.Error:
+            raise ValueError(f"secret {position}: the part after {WEBHOOK_SECRET_PREFIX!r} is not base64") from None
+        if not low <= len(key) <= high:
+            raise ValueError(f"secret {position} decodes to {len(key)} bytes; use {low} to {high} random bytes, "
+                             f"e.g. {WEBHOOK_SECRET_PREFIX}$(openssl rand -base64 32)")
+        keys.append(key)
+    return tuple(keys)
+
+
+def _webhook_secret(value: str) -> str | None:
+    try:
+        webhook_keys(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -109,6 +144,9 @@ class Settings:
                                   check=at_least(0))
     webhook_timeout: float = env("WEBHOOK_TIMEOUT", 10.0, "time allowed for one webhook POST", unit="s",
                                  check=above(0))
+    webhook_secret: str = env("WEBHOOK_SECRET", "", "space-separated `whsec_<base64>` secrets that sign every "
+                                                    "webhook (Standard Webhooks; several while rotating); "
+                                                    "empty: unsigned", secret=True, check=_webhook_secret)
 
     # ---- broker
     broker_heartbeat_timeout_ms: int = env("BROKER_HEARTBEAT_TIMEOUT", 5000, "a worker silent this long is "
@@ -204,6 +242,10 @@ class Settings:
         if settings.pre_launch_timeout_max < settings.pre_launch_timeout:
             raise SettingsError("PRE_LAUNCH_TIMEOUT_MAX must not be below PRE_LAUNCH_TIMEOUT")
         return settings
+
+    def webhook_keys(self) -> tuple[bytes, ...]:
+        """The HMAC keys of WEBHOOK_SECRET, in order (none: webhooks go unsigned)."""
+        return webhook_keys(self.webhook_secret)
 
     def backoff_delays(self) -> list[float]:
         """C3_LAUNCH_BACKOFF as seconds to wait before each launch retry."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import socket
 import sys
 from dataclasses import dataclass
@@ -251,13 +252,26 @@ def download(url: str, dest: Path, *, max_bytes: int, policy: AddressPolicy = Ad
 
 def post_json(url: str, payload: Any, *, policy: AddressPolicy = AddressPolicy(),
               timeouts: Timeouts = Timeouts(), headers: Mapping[str, str] | None = None) -> int:
-    """POST ``payload`` as JSON and return the HTTP status code (redirects are not followed).
+    """POST ``payload`` as JSON (``json_bytes``) and return the HTTP status code; see :func:`post_bytes`."""
+    return post_bytes(url, json_bytes(payload), policy=policy, timeouts=timeouts, headers=headers)
+
+
+def json_bytes(payload: Any) -> bytes:
+    """``payload`` serialized the way requests' ``json=`` does it (key order kept, ASCII escapes, no NaN)."""
+    return json.dumps(payload, allow_nan=False).encode("utf-8")
+
+
+def post_bytes(url: str, body: bytes, *, content_type: str = "application/json",
+               policy: AddressPolicy = AddressPolicy(), timeouts: Timeouts = Timeouts(),
+               headers: Mapping[str, str] | None = None) -> int:
+    """POST exactly ``body`` and return the HTTP status code (redirects are not followed).
 
     The response body is not read. Network failures and refusals raise FetchError.
     """
     try:
         with session(policy, timeouts) as guarded, guarded.post(
-                url, json=payload, headers=headers, allow_redirects=False, stream=True) as response:
+                url, data=body, headers={"Content-Type": content_type, **(headers or {})},
+                allow_redirects=False, stream=True) as response:
             return response.status_code
     except requests.RequestException as exc:
         raise FetchError(f"POST to {url} failed: {_describe(exc, timeouts)}") from exc

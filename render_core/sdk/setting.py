@@ -99,17 +99,18 @@ class Setting:
     def parse(self, raw: str, name: str | None = None) -> Any:
         """The value of ``raw`` as set in variable ``name``; SettingsError names the variable."""
         name = name or self.name
+        shown = name if self.secret else f"{name}={raw!r}"  # a secret's value is never echoed
         try:
             value = _PARSERS[self.type](raw)
         except ValueError as exc:
-            raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from None
+            raise SettingsError(f"{shown} is not valid: {exc}") from None
         if self.choices and str(value).lower() not in self.choices:
-            raise SettingsError(f"{name}={raw!r} is not valid: expected one of {', '.join(self.choices)}")
+            raise SettingsError(f"{shown} is not valid: expected one of {', '.join(self.choices)}")
         if self.choices:
             value = str(value).lower()
         problem = self.check(value) if self.check is not None else None
         if problem:
-            raise SettingsError(f"{name}={raw!r} is not valid: {problem}")
+            raise SettingsError(f"{shown} is not valid: {problem}")
         return value
 
     def read(self, environ: Mapping[str, str] | None = None) -> Any:

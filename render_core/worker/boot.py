@@ -24,6 +24,12 @@ from .services import WorkerServices
 log = logging.getLogger("c3_render.worker")
 
 
+def warn_if_unsigned(settings: Settings) -> None:
+    """Log a warning when webhooks will go out unsigned (no WEBHOOK_SECRET)."""
+    if not settings.webhook_secret:
+        log.warning("WEBHOOK_SECRET is not set: webhooks are sent unsigned and receivers cannot verify them")
+
+
 def boot() -> WorkerServices:
     """Build this process's worker services and install their broker (Dramatiq's broker callable)."""
     settings = Settings.from_env()
@@ -31,6 +37,7 @@ def boot() -> WorkerServices:
     registry = load_registry(settings.render_plugins, trace_hooks=settings.trace_hooks)
     check_plugin_settings(registry.settings)  # a bad plugin variable stops the worker here, named
     services = WorkerServices(settings, registry)
+    warn_if_unsigned(settings)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     services.storage.ensure_bucket()
     services.storage.ensure_upload_expiry(settings.upload_expiry_days)

@@ -41,7 +41,8 @@ class WebhookDelivery:
         job = self.jobs.get(job_id)
         task = job.type if job else "unknown"
         with metrics.stage_seconds.labels(task, "webhook").time():
-            error = post_once(url, body, policy=self.url_policy, timeout=settings.webhook_timeout)
+            error = post_once(url, body, webhook_id=job_id, secrets=settings.webhook_keys(),
+                              policy=self.url_policy, timeout=settings.webhook_timeout)
         if error is None:
             metrics.webhook_attempts.labels("ok").inc()
             metrics.webhook_deliveries.labels("delivered").inc()

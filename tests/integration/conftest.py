@@ -13,7 +13,7 @@ from render_core.sdk.registry import load_registry
 from render_api.services import ApiServices
 from render_core.config.settings import Settings
 from support.servers import FileServer, WebhookReceiver
-from support.stack import spawn, start_api, stop
+from support.stack import WEBHOOK_SECRETS, spawn, start_api, stop
 
 ACCESS_KEY = "testaccess"
 SECRET_KEY = "testsecret-0123456789"
@@ -48,7 +48,7 @@ def stack_env(redis_server, s3_server, services_dir) -> dict:
         "OUTPUT_DIR": str(services_dir / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
         "WEBHOOK_INTERVAL": "0.3", "WEBHOOK_ATTEMPTS": "3", "WORKER_IDLE_POLL_MS": "100",
         "MAX_DOWNLOAD_BYTES": str(3 * 1024 * 1024),
-        "LOG_LEVEL": "INFO", "METRICS_PORT": str(free_port()),
+        "LOG_LEVEL": "INFO", "METRICS_PORT": str(free_port()), "WEBHOOK_SECRET": " ".join(WEBHOOK_SECRETS),
     })
     return env
 

@@ -1,9 +1,14 @@
-"""Webhook retries and the recorded delivery outcome (WEBHOOK_ATTEMPTS=3 in the test stack)."""
+"""Webhook retries, signatures and the recorded delivery outcome (WEBHOOK_ATTEMPTS=3 in the test stack)."""
 
+import base64
+import json
+
+import pytest
 import requests
 
-from support.stack import wait_terminal
+from support.stack import WEBHOOK_SECRETS, wait_terminal
 from support.servers import WebhookReceiver, wait_for
+from support.standard_webhooks import InvalidWebhook, verify
 
 
 def _webhook(api, job_id):
@@ -39,3 +44,24 @@ def test_unreachable_receiver_is_recorded(api):
                            timeout=5).json()["id"]
     wait_for(lambda: _webhook(api, job_id).get("status") == "failed", timeout=20, message="give-up")
     assert "failed" in _webhook(api, job_id)["error"]
+
+
+def test_every_attempt_is_signed_with_the_job_id_and_each_secret(api):
+    with WebhookReceiver(codes=[500]) as receiver:
+        job_id = requests.post(f"{api}/echo", json={"message": "signed", "notify_url": f"{receiver.url}/s"},
+                               timeout=5).json()["id"]
+        wait_for(lambda: _webhook(api, job_id).get("status") == "delivered", timeout=20, message="delivery")
+        calls = receiver.posts("/s")
+    assert len(calls) == 2
+    for call in calls:
+        assert call["raw"] == json.dumps({"id": job_id, "status": "success", "text": "signed"}).encode()
+        assert call["headers"]["webhook-id"] == job_id
+        for secret in WEBHOOK_SECRETS:  # rotation: a receiver holding either secret accepts
+            verify(secret, call["headers"], call["raw"])
+        with pytest.raises(InvalidWebhook):
+            verify("whsec_" + base64.b64encode(b"someone-else-0123456789ab").decode(), call["headers"], call["raw"])
+        with pytest.raises(InvalidWebhook):
+            verify(WEBHOOK_SECRETS[0], call["headers"], call["raw"].replace(b"signed", b"forged"))
+        signed_at = int(call["headers"]["webhook-timestamp"])
+        with pytest.raises(InvalidWebhook):
+            verify(WEBHOOK_SECRETS[0], call["headers"], call["raw"], now=signed_at + 600)

@@ -45,7 +45,8 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         owner = self.server_owner
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with owner.lock:
-            owner.calls.append({"path": self.path, "body": json.loads(body or b"null"), "at": time.time()})
+            owner.calls.append({"path": self.path, "body": json.loads(body or b"null"), "at": time.time(),
+                                "raw": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
             code = owner.codes.pop(0) if owner.codes else 200
         self.send_response(code)
         self.send_header("Content-Length", "0")
@@ -53,7 +54,8 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
 
 
 class WebhookReceiver(_Server):
-    """Records every POST; answers with the queued ``codes`` first, then 200."""
+    """Records every POST (path, parsed body, raw bytes, lower-cased headers, time); answers with the
+    queued ``codes`` first, then 200."""
 
     handler = _ReceiverHandler
 

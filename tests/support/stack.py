@@ -11,6 +11,10 @@ import requests
 from render_core.devtools.devservices import free_port
 from support.servers import wait_for
 
+#: The stack's WEBHOOK_SECRET: two secrets, as during a rotation, so every delivery is signed with both.
+WEBHOOK_SECRETS = ("whsec_bmV3LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm",   # b"new-secret-0123456789abcdef"
+                   "whsec_b2xkLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm")   # b"old-secret-0123456789abcdef"
+
 
 def spawn(args, env, log_path: Path) -> subprocess.Popen:
     with open(log_path, "wb") as log:

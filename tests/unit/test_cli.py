@@ -44,3 +44,11 @@ def test_bad_plugin_setting_stops_the_worker_with_the_variable_named():
     assert result.returncode == 2
     assert "VISION_PROTOCOL='grpc' is not valid" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_webhook_secret_stops_the_worker_at_start_without_showing_it():
+    result = subprocess.run([sys.executable, "-m", "render_core.cli", "worker"], capture_output=True, text=True,
+                            env={"WEBHOOK_SECRET": "whsec_c2hvcnQ=", "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert result.returncode == 2
+    assert "WEBHOOK_SECRET is not valid: secret 1 decodes to 5 bytes" in result.stderr
+    assert "c2hvcnQ" not in result.stderr and "Traceback" not in result.stderr

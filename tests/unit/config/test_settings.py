@@ -59,3 +59,28 @@ def test_settings_are_frozen_and_public_view_hides_secrets():
     public = s.public()
     assert public["minio_secret_key"] == "***" and public["render_api_key"] == "***"
     assert "sk" not in public.values()
+
+
+WHSEC_A = "whsec_" + "QUFB" * 8  # 24 bytes of "A"
+WHSEC_B = "whsec_" + "QkJC" * 8
+
+
+def test_webhook_secrets_are_decoded_in_order():
+    assert Settings.from_env({}).webhook_keys() == ()
+    s = Settings.from_env({"WEBHOOK_SECRET": f" {WHSEC_A}  {WHSEC_B} "})
+    assert s.webhook_keys() == (b"A" * 24, b"B" * 24)
+    assert s.public()["webhook_secret"] == "***"
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("QUFB" * 8, "does not start with 'whsec_'"),
+    ("whsec_not*base64", "not base64"),
+    ("whsec_QUFBQQ==", "decodes to 4 bytes"),
+    ("whsec_" + "QUFB" * 30, "decodes to 90 bytes"),
+    (f"{WHSEC_A} oops", "secret 2 does not start"),
+])
+def test_bad_webhook_secret_is_named_without_its_value(value, reason):
+    with pytest.raises(SettingsError, match="WEBHOOK_SECRET") as caught:
+        Settings.from_env({"WEBHOOK_SECRET": value})
+    assert reason in str(caught.value)
+    assert value not in str(caught.value) and "QUFB" not in str(caught.value)
