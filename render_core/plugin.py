@@ -34,12 +34,13 @@ from render_core.sdk.errors import JobError, NodeError
 from render_core.sdk.gradio_call import call_gradio
 from render_core.sdk.hookspecs import hookimpl
 from render_core.sdk.node import Node
-from render_core.sdk.schema import Boolean, Field, Integer, Number, Problem, Schema, String, StringList, Url
+from render_core.sdk.schema import (Boolean, ExactlyOne, Field, Integer, Number, Problem, RequiredWhen, Schema, String,
+                                    StringList, Url)
 from render_core.sdk.task import FileOutput, Output, Task, TextOutput
 
 __all__ = [
-    "Boolean", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeError", "Number",
-    "Output", "Problem", "Schema", "Setting", "SettingsError", "String", "StringList", "Task", "TaskContext",
-    "TextOutput", "Url", "above", "at_least", "between", "call_gradio", "existing_file", "hookimpl", "http_url",
-    "read_settings",
+    "Boolean", "ExactlyOne", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeError", "Number",
+    "Output", "Problem", "RequiredWhen", "Schema", "Setting", "SettingsError", "String", "StringList", "Task",
+    "TaskContext", "TextOutput", "Url", "above", "at_least", "between", "call_gradio", "existing_file", "hookimpl",
+    "http_url", "read_settings",
 ]

@@ -85,7 +85,8 @@ class JobLookup:
 
     def load(self, job_id: str, principal: Principal) -> Job:
         if not valid_job_id(job_id):
-            raise ApiError(falcon.HTTP_400, "Invalid job id", f"{job_id!r} is not a job id (a lowercase UUID)")
+            raise ApiError(falcon.HTTP_400, "Invalid job id", f"{job_id!r} is not a job id (a lowercase UUID)",
+                           errors=[{"field": "job_id", "message": "is not a job id (a lowercase UUID)"}])
         job = self.find(job_id, principal)
         if job is None:
             raise ApiError(falcon.HTTP_404, "Job not found", f"no job {job_id} (unknown, removed or expired)")

@@ -3,14 +3,22 @@
 A task declares its request body as a :class:`Schema` of named fields plus
 optional cross-field rules. ``Schema.validate(body)`` returns the parameters
 with defaults applied or raises :class:`ValidationError` listing every problem.
+``Schema.openapi()`` is the JSON Schema of exactly the bodies ``validate`` accepts:
+
+- ``null`` in an optional field means "absent" (the default applies), so optional
+  fields are documented as ``[<type>, "null"]``; a required field refuses ``null``.
+- The declarative rules :class:`ExactlyOne` and :class:`RequiredWhen` are documented
+  (``oneOf``, ``if``/``then``); a plain function rule validates but is not documented,
+  so a task that wants an exact document uses only the declarative rules.
+- Patterns follow JSON Schema (ECMA-262) and are matched in full, as ``^...$`` there means.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
-from urllib.parse import urlsplit
 
 MISSING: Any = object()
 
@@ -83,9 +91,16 @@ class String(Field):
         return doc
 
 
+#: An absolute http(s) URL: scheme, optional userinfo, a host (name, IPv4 or [IPv6]), optional port,
+#: then a path, query or fragment without control characters. ECMA-262 and Python read it alike.
+URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[^\x00-\x20\x7f/?#@]*@)?"
+               r"(?:\[[0-9A-Fa-f:.]+\]|[^\x00-\x20\x7f/?#@:\[\]]+)(?::[0-9]{0,5})?(?:[/?#][^\x00-\x1f\x7f]*)?$")
+_URL = re.compile(URL_PATTERN)
+
+
 @dataclass(frozen=True)
 class Url(String):
-    """An absolute http(s) URL. Whether its host may be reached is decided at fetch time."""
+    """An absolute http(s) URL (``URL_PATTERN``). Whether its host may be reached is decided at fetch time."""
 
     max_length: int = 2048
 
@@ -93,16 +108,12 @@ class Url(String):
         value, problems = super().check(name, value)
         if problems:
             return value, problems
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            return value, [Problem(name, "is not a valid URL")]
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not _URL.fullmatch(value):
             return value, [Problem(name, "must be an absolute http:// or https:// URL")]
         return value, []
 
     def openapi(self):
-        return {**super().openapi(), "format": "uri"}
+        return {**super().openapi(), "pattern": URL_PATTERN}
 
 
 @dataclass(frozen=True)
@@ -131,9 +142,16 @@ class Number(Field):
     json_type = "number"
 
     def check(self, name, value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or isinstance(value, float) and not math.isfinite(value):
             return value, [Problem(name, "must be a number")]
-        return float(value), _range_problems(name, value, self.minimum, self.maximum)
+        problems = _range_problems(name, value, self.minimum, self.maximum)
+        if problems:
+            return value, problems
+        try:
+            return float(value), []
+        except OverflowError:  # an integer beyond the float range (no bounds declared)
+            return value, [Problem(name, "is too large")]
 
     def openapi(self):
         return _range_doc(super().openapi(), self.minimum, self.maximum)
@@ -147,6 +165,11 @@ class Boolean(Field):
         if not isinstance(value, bool):
             return value, [Problem(name, "must be true or false")]
         return value, []
+
+
+#: At least one character that is not white space (an item of only spaces is refused).
+NOT_BLANK_PATTERN = r"\S"
+_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -164,7 +187,7 @@ class StringList(Field):
             return value, [Problem(name, f"must hold {self.min_items} to {self.max_items} items")]
         problems = []
         for index, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
+            if not isinstance(item, str) or not _NOT_BLANK.search(item):
                 problems.append(Problem(f"{name}[{index}]", "must be a non-empty string"))
             elif len(item) > self.item_max_length:
                 problems.append(Problem(f"{name}[{index}]", f"must have at most {self.item_max_length} characters"))
@@ -172,12 +195,67 @@ class StringList(Field):
 
     def openapi(self):
         doc = super().openapi()
-        doc.update(items={"type": "string", "maxLength": self.item_max_length},
+        doc.update(items={"type": "string", "pattern": NOT_BLANK_PATTERN, "maxLength": self.item_max_length},
                    minItems=self.min_items, maxItems=self.max_items)
         return doc
 
 
 Rule = Callable[[dict], Iterable[Problem]]
+
+
+def _given(params: dict, name: str) -> bool:
+    return params.get(name) is not None
+
+
+@dataclass(frozen=True)
+class ExactlyOne:
+    """Rule: exactly one of ``names`` is given (present and not null); problems name the first field.
+
+    Documented as ``oneOf``: one branch per field, each requiring that field.
+    """
+
+    names: tuple[str, ...]
+    message: str = ""
+
+    def __init__(self, *names: str, message: str = ""):
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "message", message)
+
+    def __call__(self, params: dict) -> Iterable[Problem]:
+        if sum(_given(params, name) for name in self.names) != 1:
+            yield Problem(self.names[0], self.message or f"provide exactly one of {', '.join(self.names)}")
+
+    def openapi(self) -> dict:
+        return {"oneOf": [{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                          for name in self.names]}
+
+
+@dataclass(frozen=True)
+class RequiredWhen:
+    """Rule: when field ``when`` equals ``value``, each of ``names`` is given and not an empty string.
+
+    Documented as ``if``/``then``.
+    """
+
+    when: str
+    value: Any
+    names: tuple[str, ...]
+
+    def __init__(self, when: str, value: Any, *names: str):
+        object.__setattr__(self, "when", when)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "names", names)
+
+    def __call__(self, params: dict) -> Iterable[Problem]:
+        if params.get(self.when) == self.value:
+            for name in self.names:
+                if not _given(params, name) or params[name] == "":
+                    yield Problem(name, f"is required when {self.when} is {self.value!r}")
+
+    def openapi(self) -> dict:
+        return {"if": {"required": [self.when], "properties": {self.when: {"const": self.value}}},
+                "then": {"required": list(self.names),
+                         "properties": {name: {"not": {"type": "null"}, "minLength": 1} for name in self.names}}}
 
 
 @dataclass(frozen=True)
@@ -225,7 +303,7 @@ class Schema:
         """The JSON Schema object for this body (OpenAPI 3.1 dialect)."""
         doc: dict = {
             "type": "object",
-            "properties": {name: spec.openapi() for name, spec in self.fields.items()},
+            "properties": {name: _property(spec) for name, spec in self.fields.items()},
             "additionalProperties": self.allow_unknown,
         }
         required = [name for name, spec in self.fields.items() if spec.required]
@@ -233,7 +311,20 @@ class Schema:
             doc["required"] = required
         if self.description:
             doc["description"] = self.description
+        documented = [rule.openapi() for rule in self.rules if hasattr(rule, "openapi")]
+        if documented:
+            doc["allOf"] = documented
         return doc
+
+
+def _property(spec: Field) -> dict:
+    """The field's JSON Schema; an optional nullable field also admits ``null`` (read as absent)."""
+    doc = spec.openapi()
+    if spec.nullable and not spec.required:
+        doc["type"] = [doc["type"], "null"]
+        if "enum" in doc:
+            doc["enum"] = [*doc["enum"], None]
+    return doc
 
 
 def _range_problems(name, value, minimum, maximum) -> list[Problem]:

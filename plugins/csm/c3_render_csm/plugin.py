@@ -1,25 +1,11 @@
 """The ``csm`` task: text to speech (CSM on a GPU node; a local neural voice on the CPU)."""
 
-from render_core.plugin import (FileOutput, Integer, JobError, Number, Problem, Schema, String, StringList, Task, Url,
-                                hookimpl)
+from render_core.plugin import (ExactlyOne, FileOutput, Integer, JobError, Number, RequiredWhen, Schema, String,
+                                StringList, Task, Url, hookimpl)
 
 from .settings import SETTINGS
 
 VOICES = ("random", "conversational_a", "conversational_b", "clone")
-
-
-def _one_source(params):
-    if (params["text"] is None) == (params["monologue"] is None):
-        yield Problem("text", "provide either text (a string) or monologue (an array of strings), not both")
-
-
-def _clone_needs_reference(params):
-    if params["voice"] == "clone":
-        if not params["reference_audio_url"]:
-            yield Problem("reference_audio_url", "is required when voice is 'clone'")
-        if not params["reference_text"]:
-            yield Problem("reference_text", "is required when voice is 'clone'")
-
 
 SCHEMA = Schema({
     "text": String(min_length=1, max_length=20_000, description="Text to speak (use text OR monologue)."),
@@ -33,7 +19,11 @@ SCHEMA = Schema({
     "max_audio_length": Integer(default=10_000, minimum=1000, maximum=30_000,
                                 description="Maximum audio length per sentence in ms."),
     "pause_duration": Integer(default=150, minimum=0, maximum=1000, description="Pause between sentences in ms."),
-}, rules=(_one_source, _clone_needs_reference), description="Generate speech.")
+}, rules=(
+    ExactlyOne("text", "monologue",
+               message="provide either text (a string) or monologue (an array of strings), not both"),
+    RequiredWhen("voice", "clone", "reference_audio_url", "reference_text"),
+), description="Generate speech.")
 
 
 def sentences_of(params) -> list[str]:

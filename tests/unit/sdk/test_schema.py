@@ -1,7 +1,7 @@
 import pytest
 
-from render_core.sdk.schema import (Boolean, Integer, Number, Problem, Schema, String, StringList, Url,
-                                ValidationError)
+from render_core.sdk.schema import (URL_PATTERN, Boolean, ExactlyOne, Integer, Number, Problem, RequiredWhen, Schema,
+                                    String, StringList, Url, ValidationError)
 
 SCHEMA = Schema({
     "name": String(required=True, min_length=1, max_length=5),
@@ -62,10 +62,75 @@ def test_cross_field_rules_run_only_on_valid_fields():
 def test_openapi_document_reflects_the_fields():
     doc = SCHEMA.openapi()
     assert doc["required"] == ["name"] and doc["additionalProperties"] is False
-    assert doc["properties"]["count"] == {"type": "integer", "default": 3, "minimum": 1, "maximum": 10}
-    assert doc["properties"]["kind"]["enum"] == ["a", "b"]
-    assert doc["properties"]["link"]["format"] == "uri"
-    assert doc["properties"]["items"]["items"]["type"] == "string"
+    assert doc["properties"]["name"]["type"] == "string"  # required: null is refused
+    assert doc["properties"]["count"] == {"type": ["integer", "null"], "default": 3, "minimum": 1, "maximum": 10}
+    assert doc["properties"]["kind"]["enum"] == ["a", "b", None]
+    assert doc["properties"]["link"]["pattern"] == URL_PATTERN
+    assert doc["properties"]["items"]["items"] == {"type": "string", "pattern": r"\S", "maxLength": 10_000}
+    assert "allOf" not in doc  # a plain function rule is not documented
+
+
+def test_a_non_nullable_optional_field_refuses_null_and_says_so():
+    schema = Schema({"n": Integer(nullable=False)})
+    assert schema.openapi()["properties"]["n"]["type"] == "integer"
+    with pytest.raises(ValidationError):
+        schema.validate({"n": None})
+
+
+@pytest.mark.parametrize("url", [
+    "http://a", "HTTPS://example.com:8443/x?y=1#z", "https://user:pw@host/p", "http://[2001:db8::1]:80/",
+    "https://h/with space", "https://b\u00fccher.example/\u00e9", "http://h:/"])
+def test_urls_accepted(url):
+    assert Schema({"u": Url()}).validate({"u": url}) == {"u": url}
+
+
+@pytest.mark.parametrize("url", [
+    "ftp://a", "//a", "http://", "http:///x", "http://a b", " http://a", "http://a\n", "http://a/\x00",
+    "http://a:123456", "http://@/", "javascript:alert(1)", "http://a@b@c"])
+def test_urls_refused(url):
+    with pytest.raises(ValidationError):
+        Schema({"u": Url()}).validate({"u": url})
+
+
+@pytest.mark.parametrize("value", [10 ** 400, -(10 ** 400)])
+def test_huge_integers_are_a_problem_not_a_crash(value):
+    with pytest.raises(ValidationError):
+        Schema({"x": Number()}).validate({"x": value})
+    with pytest.raises(ValidationError):
+        SCHEMA.validate({"name": "x", "ratio": value})
+
+
+EITHER = Schema({"a": String(), "b": StringList(), "mode": String(choices=("x", "y")), "c": String(), "d": Url()},
+                rules=(ExactlyOne("a", "b"), RequiredWhen("mode", "y", "c", "d")))
+
+
+@pytest.mark.parametrize("body,field", [
+    ({}, "a"), ({"a": "1", "b": ["2"]}, "a"), ({"a": None, "b": None}, "a"),
+    ({"a": "1", "mode": "y"}, "c"), ({"a": "1", "mode": "y", "c": "", "d": "http://h"}, "c"),
+    ({"a": "1", "mode": "y", "c": "t"}, "d"),
+])
+def test_declarative_rules_name_the_field(body, field):
+    with pytest.raises(ValidationError) as info:
+        EITHER.validate(body)
+    assert field in [p.field for p in info.value.problems]
+
+
+@pytest.mark.parametrize("body", [
+    {"a": "1"}, {"b": ["2"], "a": None}, {"a": "1", "mode": "x"}, {"a": "1", "mode": None},
+    {"a": "1", "mode": "y", "c": "t", "d": "http://h"},
+])
+def test_declarative_rules_accept(body):
+    EITHER.validate(body)
+
+
+def test_declarative_rules_are_documented():
+    assert EITHER.openapi()["allOf"] == [
+        {"oneOf": [{"required": ["a"], "properties": {"a": {"not": {"type": "null"}}}},
+                   {"required": ["b"], "properties": {"b": {"not": {"type": "null"}}}}]},
+        {"if": {"required": ["mode"], "properties": {"mode": {"const": "y"}}},
+         "then": {"required": ["c", "d"], "properties": {"c": {"not": {"type": "null"}, "minLength": 1},
+                                                         "d": {"not": {"type": "null"}, "minLength": 1}}}},
+    ]
 
 
 def test_extend_keeps_the_task_fields_first():
