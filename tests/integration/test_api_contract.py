@@ -21,6 +21,8 @@ from render_core.devtools.devservices import RedisServer
 from render_core.sdk.registry import load_registry
 from support.stack import start_api, stop
 
+pytestmark = pytest.mark.slow  # about 40 s in all on 2 cores
+
 API_KEY = "contract-test-key"
 SEED = 20250611
 MAX_EXAMPLES = 75  # per operation in the fuzzing phase; the coverage phase adds its own cases
