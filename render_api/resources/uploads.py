@@ -24,10 +24,12 @@ from ..errors import ApiError
 from ..services import ApiServices
 from .jobs import principal_of
 
+#: A MIME type: ASCII type/subtype, then optional parameters of printable ASCII.
+MIME_PATTERN = "^[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+(?: *;[ -~]*)?$"
 UPLOAD_SCHEMA = Schema({
     "filename": String(required=True, min_length=1, max_length=255, description="The file's name (kept as its suffix)."),
-    "content_type": String(default="application/octet-stream", max_length=255,
-                           description="MIME type sent with the upload."),
+    "content_type": String(default="application/octet-stream", max_length=255, pattern=MIME_PATTERN,
+                           description="MIME type sent with the upload (type/subtype, optional ; parameters)."),
     "size": Integer(required=True, minimum=1, description="Size of the file in bytes."),
 })
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -54,9 +56,6 @@ class UploadResource:
                            f"size {params['size']} is over the limit of {settings.max_upload_bytes} bytes",
                            errors=[{"field": "size", "message": f"must be at most {settings.max_upload_bytes}"}])
         content_type = params["content_type"]
-        if not re.match(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$", content_type):
-            raise ApiError(falcon.HTTP_400, "Invalid request", "content_type is not a MIME type",
-                           errors=[{"field": "content_type", "message": "is not a MIME type"}])
         owner = principal_of(req).name
         object_name = f"{UPLOAD_PREFIX}{owner}/{uuid.uuid4()}/{safe_filename(params['filename'])}"
         put_expiry = timedelta(seconds=settings.upload_url_expiry)

@@ -21,12 +21,12 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _endpoint(url: str) -> tuple[str, str, int] | None:
-    parts = urlsplit(url)
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
     try:
+        parts = urlsplit(url)
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            return None
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    except ValueError:
+    except ValueError:  # not a URL (an invalid [IPv6] host, a port out of range): not one of ours
         return None
     return parts.scheme, parts.hostname.lower().rstrip("."), port
 

@@ -64,9 +64,12 @@ class Field:
 
 @dataclass(frozen=True)
 class String(Field):
+    """A string; ``pattern`` (JSON Schema / ECMA-262 syntax that Python reads alike) must match it in full."""
+
     choices: tuple[str, ...] | None = None
     min_length: int = 0
     max_length: int = 10_000
+    pattern: str | None = None
 
     def check(self, name, value):
         if not isinstance(value, str):
@@ -79,6 +82,8 @@ class String(Field):
             return value, [Problem(name, what)]
         if len(value) > self.max_length:
             return value, [Problem(name, f"must have at most {self.max_length} characters")]
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            return value, [Problem(name, "does not have the expected form")]
         return value, []
 
     def openapi(self):
@@ -88,13 +93,22 @@ class String(Field):
         if self.min_length:
             doc["minLength"] = self.min_length
         doc["maxLength"] = self.max_length
+        if self.pattern is not None:
+            doc["pattern"] = self.pattern
         return doc
 
 
-#: An absolute http(s) URL: scheme, optional userinfo, a host (name, IPv4 or [IPv6]), optional port,
+_H16 = "[0-9A-Fa-f]{1,4}"
+#: An IPv6 address in brackets (no embedded IPv4, no zone): exactly what ``ipaddress`` reads.
+_IPV6 = "|".join([f"(?:{_H16}:){{7}}{_H16}", f"(?:{_H16}:){{1,7}}:", f"(?:{_H16}:){{1,6}}:{_H16}",
+                  *(f"(?:{_H16}:){{1,{n}}}(?::{_H16}){{1,{7 - n}}}" for n in range(5, 0, -1)),
+                  f":(?:(?::{_H16}){{1,7}}|:)"])
+#: 0 to 65535, leading zeros allowed, or empty (the scheme's default).
+_PORT = "(?:[0-9]{0,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+#: An absolute http(s) URL: scheme, optional userinfo, a host (a name, IPv4 or [IPv6]), optional port,
 #: then a path, query or fragment without control characters. ECMA-262 and Python read it alike.
-URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[^\x00-\x20\x7f/?#@]*@)?"
-               r"(?:\[[0-9A-Fa-f:.]+\]|[^\x00-\x20\x7f/?#@:\[\]]+)(?::[0-9]{0,5})?(?:[/?#][^\x00-\x1f\x7f]*)?$")
+URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[^\x00-\x20\x7f/?#@\[\]]*@)?"
+               rf"(?:\[(?:{_IPV6})\]|[^\x00-\x20\x7f/?#@:\[\]]+)(?::{_PORT})?(?:[/?#][^\x00-\x1f\x7f]*)?$")
 _URL = re.compile(URL_PATTERN)
 
 

@@ -1,4 +1,8 @@
+from urllib.parse import urlsplit
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from render_core.sdk.schema import (URL_PATTERN, Boolean, ExactlyOne, Integer, Number, Problem, RequiredWhen, Schema,
                                     String, StringList, Url, ValidationError)
@@ -136,3 +140,21 @@ def test_declarative_rules_are_documented():
 def test_extend_keeps_the_task_fields_first():
     extended = Schema({"count": Integer(default=5)}).extend({"count": Integer(default=9), "extra": Boolean()})
     assert extended.validate({}) == {"count": 5, "extra": None}
+
+
+@settings(max_examples=500, derandomize=True, database=None)
+@given(st.from_regex(URL_PATTERN, fullmatch=True))
+def test_every_url_the_pattern_admits_splits_with_a_host_and_port(url):
+    Schema({"u": Url()}).validate({"u": url})
+    parts = urlsplit(url)  # raises on a bad [IPv6] host
+    assert parts.hostname
+    parts.port  # raises on a port out of range
+
+
+def test_string_patterns_match_in_full():
+    schema = Schema({"t": String(pattern="^[a-z]+/[a-z]+$")})
+    assert schema.validate({"t": "image/png"}) == {"t": "image/png"}
+    assert schema.openapi()["properties"]["t"]["pattern"] == "^[a-z]+/[a-z]+$"
+    for bad in ("image/png\n", "image", "Image/png"):
+        with pytest.raises(ValidationError):
+            schema.validate({"t": bad})
