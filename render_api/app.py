@@ -32,6 +32,7 @@ def create_app(services: ApiServices) -> falcon.App:
     app = falcon.App(middleware=[RequestMetrics(), ApiKeyAuth(services.keys)],
                      cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.keep_blank_qs_values = True  # `?limit=` is an invalid limit, not an absent one
     errors.install(app)
     for task in services.registry.tasks.values():
         if task.name in RESERVED:
@@ -45,7 +46,7 @@ def create_app(services: ApiServices) -> falcon.App:
     app.add_route("/uploads", UploadResource(services))
     app.add_route("/healthz", Liveness())
     app.add_route("/readyz", Readiness(services.redis))
-    app.add_route("/openapi.json", OpenApiResource(services.registry))
+    app.add_route("/openapi.json", OpenApiResource(services.registry, services.settings))
     queues = {task.queue for task in services.registry.tasks.values()} | {WEBHOOK_QUEUE}
     app.add_route("/metrics", MetricsResource(scrape_registry(services.settings.prometheus_multiproc_dir,
                                                                     [QueueCollector(services.redis, queues)])))

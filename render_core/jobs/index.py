@@ -15,9 +15,7 @@ fewer than ``limit`` jobs while its ``next`` cursor still points further down.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -38,6 +36,14 @@ class BadCursor(ValueError):
     """The cursor was not produced by this API."""
 
 
+#: What ``Cursor.encode`` writes: the last entry's score (creation time, unix s, as Python writes a
+#: float) and its job id, e.g. ``1764480000.123456_0b6c1c4e-2f0a-4d7e-9d55-2a1a3f6f2e11``. Every
+#: string of this form is a cursor (the OpenAPI document states the pattern).
+CURSOR_PATTERN = ("^([0-9]{1,16}(?:\\.[0-9]{1,17})?)_"
+                  "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Position after the last entry read: its score (created_at) and job id."""
@@ -46,16 +52,14 @@ class Cursor:
     job_id: str
 
     def encode(self) -> str:
-        raw = json.dumps([repr(self.score), self.job_id], separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return f"{self.score!r}_{self.job_id}"
 
     @classmethod
     def decode(cls, text: str) -> "Cursor":
-        try:
-            score, job_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            return cls(float(score), str(job_id))
-        except (ValueError, TypeError, binascii.Error):
-            raise BadCursor("the cursor is not valid; pass the `next` value of the previous page") from None
+        match = _CURSOR.fullmatch(text)
+        if match is None:
+            raise BadCursor("the cursor is not valid; pass the `next` value of the previous page")
+        return cls(float(match[1]), match[2])
 
 
 @dataclass(frozen=True)

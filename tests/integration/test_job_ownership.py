@@ -68,7 +68,7 @@ def test_an_admin_may_cancel_and_remove_any_job(keyed_api):
 
 def test_a_client_may_not_list_another_owner(keyed_api):
     answer = requests.get(f"{keyed_api}/jobs", params={"owner": "bob"}, headers=_h("alice"), timeout=10)
-    assert answer.status_code == 400
+    assert answer.status_code == 403
     assert answer.json()["errors"][0]["field"] == "owner"
 
 
