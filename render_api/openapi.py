@@ -8,10 +8,11 @@ can answer is listed with its body, and error bodies have one schema (``render_a
 from __future__ import annotations
 
 from render_core import __version__
+from render_core.config.settings import Settings
 from render_core.jobs import status as st
 from render_core.sdk.registry import Registry
 
-from .resources.index_params import LIST_PARAMETERS
+from .resources.index_params import list_parameters
 from .resources.jobs import UPDATE_SCHEMA
 from .resources.uploads import UPLOAD_SCHEMA
 from .waits import MAX_WAIT
@@ -74,9 +75,10 @@ RESULT_SCHEMA = {"oneOf": [
 _ERRORS = {
     "400": "Invalid request: the body or a path parameter; `errors` names each field",
     "401": "Missing or wrong API key",
+    "403": "Only an admin key may list another key's jobs (`owner`)",
     "404": "Unknown job (never created, removed or expired)",
     "409": "Conflict with the job's state; `id`, `status` (and `error`) describe the job",
-    "413": "Body larger than MAX_BODY_BYTES",
+    "413": "Body larger than MAX_BODY_BYTES (uploads: `size` over MAX_UPLOAD_BYTES)",
     "422": "Idempotency-Key already used with another body; `id` is the first job",
     "503": "The job store (Redis) or object storage cannot be reached; retry later",
 }
@@ -136,7 +138,8 @@ def _body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def build_document(registry: Registry) -> dict:
+def build_document(registry: Registry, max_upload_bytes: int = Settings.max_upload_bytes) -> dict:
+    """The document for ``registry``'s tasks; ``max_upload_bytes`` (MAX_UPLOAD_BYTES) bounds an upload's size."""
     paths: dict = {}
     for task in sorted(registry.tasks.values(), key=lambda t: t.name):
         result = "result_url" if task.output == "media" else "text"
@@ -175,15 +178,15 @@ def build_document(registry: Registry) -> dict:
         "description": "Cursor pagination: pass `next` from the previous page until it is null. Status and type "
                        "filters are applied to the records read, at most 1,000 index entries per page, so a "
                        "filtered page may hold fewer than `limit` jobs while `next` is not null.",
-        "parameters": LIST_PARAMETERS,
+        "parameters": list_parameters(registry.tasks),
         "responses": _responses(_json(JOB_PAGE_SCHEMA, "A page of jobs and the cursor of the next page"),
-                                "400", "401", "503")}}
+                                "400", "401", "403", "503")}}
     paths["/uploads"] = {"post": {
         "summary": "A presigned place in object storage for an input file", "operationId": "create_upload",
         "description": "PUT the file to `upload_url` with the given headers (or POST `upload_form`, whose policy "
                        "enforces the size limit), then pass `input_url` as any task's `*_url`. Uploads expire "
                        "after UPLOAD_EXPIRY_DAYS (a bucket lifecycle rule on `uploads/`).",
-        "requestBody": _body(UPLOAD_SCHEMA.openapi()),
+        "requestBody": _body(_upload_schema(max_upload_bytes)),
         "responses": {"201": _json(UPLOAD_ANSWER_SCHEMA, "Where to send the file"),
                       **{code: answer for code, answer in _responses({}, "400", "401", "413", "503").items()
                          if code != "200"}}}}
@@ -215,14 +218,21 @@ def build_document(registry: Registry) -> dict:
     }
 
 
+def _upload_schema(max_bytes: int) -> dict:
+    """UPLOAD_SCHEMA with the size limit, which the resource checks against the setting (413 above it)."""
+    doc = UPLOAD_SCHEMA.openapi()
+    doc["properties"]["size"]["maximum"] = max_bytes
+    return doc
+
+
 def _probe(value: str) -> dict:
     return {"type": "object", "required": ["status"], "additionalProperties": False,
             "properties": {"status": {"const": value}}}
 
 
 class OpenApiResource:
-    def __init__(self, registry: Registry):
-        self.document = build_document(registry)
+    def __init__(self, registry: Registry, settings: Settings):
+        self.document = build_document(registry, settings.max_upload_bytes)
 
     def on_get(self, req, resp) -> None:
         resp.media = self.document

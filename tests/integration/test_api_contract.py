@@ -30,7 +30,15 @@ MIN_CASES = 1000
 
 CONFIG = {
     "seed": SEED,
-    "checks": {"enabled": True},
+    "checks": {
+        "enabled": True,
+        # Besides the defaults: a schema-valid submit whose Idempotency-Key was used with another body is
+        # refused with 422, a state conflict like 409; an upload size over the documented maximum gets 413.
+        "positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422",
+                                                           "429", "5xx"]},
+        "negative_data_rejection": {"expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413",
+                                                          "415", "422", "428", "429", "5xx"]},
+    },
     "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
                "stateful": {"enabled": True}},
     "generation": {"mode": "all", "deterministic": True, "max-examples": MAX_EXAMPLES, "database": "none",

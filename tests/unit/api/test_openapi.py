@@ -97,3 +97,21 @@ def test_every_operation_documents_its_errors_with_the_error_schema(document):
 def test_csm_documents_text_xor_monologue(document):
     schema = document["paths"]["/csm"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {"required": ["text"], "properties": {"text": {"not": {"type": "null"}}}} in schema["allOf"][0]["oneOf"]
+
+
+def test_patterns_use_only_syntax_json_schema_and_python_share(document):
+    def patterns(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "pattern":
+                    yield value
+                else:
+                    yield from patterns(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from patterns(item)
+
+    found = list(patterns(document))
+    assert len(found) > 10
+    for pattern in found:
+        assert not any(python_only in pattern for python_only in ("(?P", "\\Z", "\\A", "(?i", "(?s")), pattern
