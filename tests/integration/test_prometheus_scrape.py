@@ -241,7 +241,13 @@ def _assert_rules_healthy(prometheus: Prometheus) -> None:
 def _assert_recording_rules_have_data(prometheus: Prometheus) -> None:
     records = {rule["name"] for rule in prometheus.rules() if rule["type"] == "recording"}
     assert records
-    empty = sorted(name for name in records if not prometheus.query(name))
-    assert not empty, f"recording rules without output: {empty}"
+
+    def empty():
+        return sorted(name for name in records if not prometheus.query(name))
+
+    try:  # a rate() needs two scrapes inside its window: give the next evaluation its chance
+        wait_for(lambda: not empty(), timeout=RULES_TIMEOUT, interval=0.5, message="recording rules to have output")
+    except AssertionError:
+        pytest.fail(f"recording rules without output: {empty()}")
     saturation = prometheus.query("namespace:c3_render_worker_saturation:ratio")
     assert saturation[0]["metric"].get("namespace") == NAMESPACE, saturation
