@@ -50,6 +50,7 @@ def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
     # The API processes take their wait limit from it (Settings).
     os.environ.setdefault("API_MAX_WAITS", str(max(threads - API_SPARE_THREADS, 0)))
     _use_multiprocess_metrics(settings, "api")
+    _plugins_or_exit(settings)  # after the metrics directory is set: a plugin may import prometheus_client
     bind = args.bind or settings.api_bind
     workers = args.workers or settings.api_workers
     argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
@@ -60,21 +61,38 @@ def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
     return 0  # not reached
 
 
-def _plugin_settings_or_exit(settings: Settings) -> None:
-    """Load the plugins and read the variables they declare; a bad one stops start-up, named."""
-    from render_core.sdk.registry import RegistryError, load_registry
+def _plugin_problems(registry, *, with_settings: bool) -> list[str]:
+    """Every problem of the plugins, one line each: import, API range, hooks, tasks, and (``with_settings``)
+    the values of the variables they declare."""
+    problems = [str(problem) for problem in registry.problems]
+    if with_settings:
+        for plugin, declared in registry.settings.items():
+            try:
+                check_plugin_settings({plugin: declared})
+            except SettingsError as exc:
+                problems.append(f"plugin {plugin!r} ({registry.loaded.origins.get(plugin, 'registered directly')}): "
+                                f"configuration error: {exc}")
+    return problems
 
-    try:
-        check_plugin_settings(load_registry(settings.render_plugins).settings)
-    except (SettingsError, RegistryError) as exc:
-        print(f"c3-render: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+
+def _plugins_or_exit(settings: Settings, *, with_settings: bool = False) -> None:
+    """Stop start-up when a plugin fails to import, is incompatible, returns bad tasks or (``with_settings``,
+    the worker) reads a variable with a bad value; each problem names the plugin and its entry point."""
+    from render_core.sdk.registry import check_plugins
+
+    problems = _plugin_problems(check_plugins(settings.render_plugins), with_settings=with_settings)
+    if problems:
+        for problem in problems:
+            print(f"c3-render: {problem}", file=sys.stderr)
+        print("c3-render: fix or uninstall the plugin, or leave it out of C3_RENDER_PLUGINS; "
+              "`c3-render plugins --check` lists every problem", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Dramatiq workers on the task and webhook queues (extra arguments go to dramatiq)."""
     settings = _settings_or_exit()
-    _plugin_settings_or_exit(settings)
+    _plugins_or_exit(settings, with_settings=True)
     processes = args.processes or settings.worker_processes
     threads = args.threads or settings.worker_threads
     shutdown_timeout = settings.worker_shutdown_timeout if args.shutdown_timeout is None else args.shutdown_timeout
@@ -100,19 +118,58 @@ def cmd_worker(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace, extra: list[str]) -> int:
-    """List loaded plugins with version and tasks."""
-    from render_core.sdk.registry import load_registry
+    """List loaded plugins with version and tasks; with --check, every problem (exit 1 when any)."""
+    from render_core.sdk.registry import check_plugins
 
     settings = _settings_or_exit()
-    registry = load_registry(settings.render_plugins, trace_hooks=settings.trace_hooks)
+    if args.check:
+        return _print_check(settings)
+    registry = check_plugins(settings.render_plugins, trace_hooks=settings.trace_hooks)
+    for problem in registry.problems:
+        print(f"c3-render: {problem}", file=sys.stderr)
     infos = registry.plugins()
     if args.json:
         print(json.dumps([{"name": i.name, "version": i.version, "tasks": list(i.tasks),
-                           "providers": list(i.providers)} for i in infos], indent=2))
+                           "providers": list(i.providers), "api": i.api} for i in infos], indent=2))
     else:
         for info in infos:
             offers = [*(f"task {t}" for t in info.tasks), *(f"provider {p}" for p in info.providers)]
             print(f"{info.name} {info.version or '-'}: {', '.join(offers) or '(nothing)'}")
+    return 1 if registry.problems else 0
+
+
+def _print_check(settings: Settings) -> int:
+    """``plugins --check``: the start-up checks of the API and the worker, one line per plugin, then every
+    problem and warning; 1 when a problem exists."""
+    from render_core.sdk.api_version import PLUGIN_API_VERSION
+    from render_core.sdk.registry import check_plugins
+
+    registry = check_plugins(settings.render_plugins)
+    problems = _plugin_problems(registry, with_settings=True)
+    print(f"plugin API {PLUGIN_API_VERSION}")
+    for info in registry.plugins():
+        if not any(problem.startswith(f"plugin {info.name!r} ") for problem in problems):
+            print(f"ok      {info.name} {info.version or '-'} (plugin API {info.api or 'undeclared'}; "
+                  f"{info.origin or 'registered directly'})")
+    for problem in problems:
+        print(f"FAILED  {problem}")
+    for warning in registry.loaded.warnings:
+        print(f"warning {warning}")
+    for name in registry.loaded.excluded:
+        print(f"skipped {name} (not named in C3_RENDER_PLUGINS)")
+    return 1 if problems else 0
+
+
+def cmd_plugins_new(args: argparse.Namespace, extra: list[str]) -> int:
+    """Write a new plugin package from the template."""
+    from render_core.devtools.scaffold import ScaffoldError, write_plugin
+
+    try:
+        root = write_plugin(args.name, directory=args.directory, workload=args.gpu)
+    except ScaffoldError as exc:
+        print(f"c3-render: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {root}\nnext: cd {root} && python -m pytest && pip install -e . && c3-render plugins --check")
     return 0
 
 
@@ -153,6 +210,7 @@ def cmd_dev(args: argparse.Namespace, extra: list[str]) -> int:
     from render_core.devtools.dev import run_dev
 
     settings = _settings_or_exit()
+    _plugins_or_exit(settings, with_settings=True)
     return run_dev(data_dir=str(args.data_dir or settings.dev_dir), port=args.port)
 
 
@@ -191,9 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--markdown", action="store_true", help="print the README's configuration table")
     settings.add_argument("--update", metavar="README", help="rewrite the configuration table in this file")
     settings.set_defaults(func=cmd_settings)
-    plugins = commands.add_parser("plugins", help="list loaded plugins")
+    plugins = commands.add_parser("plugins", help="list loaded plugins, check them, or start a new one")
     plugins.add_argument("--json", action="store_true")
+    plugins.add_argument("--check", action="store_true",
+                         help="import and check every plugin as start-up does; exit 1 on any problem")
     plugins.set_defaults(func=cmd_plugins)
+    plugin_commands = plugins.add_subparsers(dest="plugins_command")
+    new = plugin_commands.add_parser("new", help="write a new task plugin package (NAME is the task name)")
+    new.add_argument("name", metavar="NAME")
+    new.add_argument("--gpu", metavar="WORKLOAD", help="the GPU workload type the task leases, e.g. media:fast")
+    new.add_argument("--directory", default=".", help="where to create the package folder (default: here)")
+    new.set_defaults(func=cmd_plugins_new)
     job_commands.add_commands(commands)
     return parser
 

@@ -3,7 +3,9 @@
 A plugin is an installable package with an entry point in the group
 ``c3_render.plugins`` whose module implements ``c3_render_tasks``::
 
-    from .plugin import hookimpl, Task, Schema, Url, TextOutput
+    from render_core.plugin import hookimpl, Task, Schema, Url, TextOutput
+
+    C3_RENDER_PLUGIN_API = ">=1.0,<2"   # the plugin API versions this plugin works with
 
     def run(ctx, params):
         path = ctx.download(params["image_url"])
@@ -25,10 +27,11 @@ configuration table and are checked when a worker starts) and reads them with
         return [TIMEOUT]
 
     timeout = TIMEOUT.read()  # SettingsError names the variable when its value is bad
+
+The guide with a tutorial and the reference of every name here is docs/plugins.md.
 """
 
-from render_core.sdk.setting import (Setting, SettingsError, above, at_least, between, existing_file, http_url,
-                                    read_settings)
+from render_core.sdk.api_version import PLUGIN_API_VERSION
 from render_core.sdk.context import TaskContext
 from render_core.sdk.errors import JobError, NodeError
 from render_core.sdk.gradio_call import call_gradio
@@ -36,11 +39,13 @@ from render_core.sdk.hookspecs import hookimpl
 from render_core.sdk.node import Node
 from render_core.sdk.schema import (Boolean, ExactlyOne, Field, Integer, Number, Problem, RequiredWhen, Schema, String,
                                     StringList, Url)
+from render_core.sdk.setting import (Setting, SettingsError, above, at_least, between, existing_file, http_url,
+                                    read_settings)
 from render_core.sdk.task import FileOutput, Output, Task, TextOutput
 
 __all__ = [
     "Boolean", "ExactlyOne", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeError", "Number",
-    "Output", "Problem", "RequiredWhen", "Schema", "Setting", "SettingsError", "String", "StringList", "Task",
-    "TaskContext", "TextOutput", "Url", "above", "at_least", "between", "call_gradio", "existing_file", "hookimpl",
-    "http_url", "read_settings",
+    "Output", "PLUGIN_API_VERSION", "Problem", "RequiredWhen", "Schema", "Setting", "SettingsError", "String",
+    "StringList", "Task", "TaskContext", "TextOutput", "Url", "above", "at_least", "between", "call_gradio",
+    "existing_file", "hookimpl", "http_url", "read_settings",
 ]

@@ -1,30 +1,27 @@
-"""The plugin registry: a pluggy manager fed by the ``c3_render.plugins`` entry points.
+"""The plugin registry: the tasks and GPU providers of the loaded plugins, by name.
 
 Built-in tasks are registered exactly like a third party's, through the entry
 point group, and so are the core distribution's built-in GPU providers. The caller
 says which task plugins load (``C3_RENDER_PLUGINS``: comma-separated entry-point
 names; the core's own entry points always load) and whether hook calls are logged
 (``C3_RENDER_TRACE_HOOKS``). Plugins declare the environment variables they read
-through ``c3_render_settings``.
+through ``c3_render_settings``. A plugin that fails to import, declares an
+incompatible plugin API range, or returns bad tasks or settings stops
+:func:`load_registry` with every problem named (:class:`PluginLoadError`);
+:func:`check_plugins` reports the same without raising.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, Mapping
 
-import pluggy
-
-from . import hookspecs
+from .api_version import declared_range
+from .plugin_loader import LoadedPlugins, PluginProblem, load_plugins
 from .schema import Integer, Schema, Url
 from .setting import Setting, read_settings
 from .task import Task
-
-ENTRY_POINT_GROUP = "c3_render.plugins"
-#: The distribution whose own entry points (the built-in GPU providers) are never filtered out.
-CORE_DISTRIBUTION = "c3-render"
 
 log = logging.getLogger(__name__)
 
@@ -39,54 +36,90 @@ COMMON_FIELDS = {
 
 
 class RegistryError(RuntimeError):
-    """Two plugins claim the same task name or variable, or a plugin returned something of the wrong kind."""
+    """The plugins cannot make a registry (see :class:`PluginLoadError`), or no plugin provides a GPU provider."""
+
+
+class PluginLoadError(RegistryError):
+    """One or more plugins failed to import, are incompatible or returned bad tasks; ``problems`` lists them."""
+
+    def __init__(self, problems: list[PluginProblem]):
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """One loaded plugin: its name, distribution version and task names."""
+    """One loaded plugin: its name, distribution version, declared plugin API range, tasks and providers."""
 
     name: str
     version: str
     tasks: tuple[str, ...]
     providers: tuple[str, ...] = ()
+    api: str | None = None
+    origin: str = ""
 
 
 class Registry:
     """Loaded plugins and the tasks they provide, by name."""
 
-    def __init__(self, manager: pluggy.PluginManager):
-        self.manager = manager
+    def __init__(self, loaded: LoadedPlugins):
+        self.loaded = loaded
+        self.manager = loaded.manager
         self.tasks: dict[str, Task] = {}
         self._owners: dict[str, str] = {}
-        for impl in reversed(manager.hook.c3_render_tasks.get_hookimpls()):
-            for task in impl.function() or ():
+        for impl in reversed(self.manager.hook.c3_render_tasks.get_hookimpls()):
+            for task in self._call(impl, "c3_render_tasks", (list, tuple)):
                 if not isinstance(task, Task):
-                    raise RegistryError(f"plugin {impl.plugin_name!r} returned {task!r}, not a Task")
-                if task.name in self.tasks:
-                    raise RegistryError(f"task {task.name!r} is provided by both "
-                                        f"{self._owners[task.name]!r} and {impl.plugin_name!r}")
-                self.tasks[task.name] = task
-                self._owners[task.name] = impl.plugin_name
+                    loaded.problem(impl.plugin_name, f"c3_render_tasks() returned {task!r}, not a Task")
+                elif task.name in self.tasks:
+                    loaded.problem(impl.plugin_name, f"task {task.name!r} is provided by both "
+                                                     f"{self._owners[task.name]!r} and {impl.plugin_name!r}")
+                else:
+                    self.tasks[task.name] = task
+                    self._owners[task.name] = impl.plugin_name
         self.providers: dict = {}
         self._provider_owners: dict[str, str] = {}
-        for impl in reversed(manager.hook.c3_render_providers.get_hookimpls()):
-            for name, factory in (impl.function() or {}).items():
+        for impl in reversed(self.manager.hook.c3_render_providers.get_hookimpls()):
+            for name, factory in self._call(impl, "c3_render_providers", (dict,)).items():
                 self.providers[name] = factory
                 self._provider_owners[name] = impl.plugin_name
         self.settings: dict[str, tuple[Setting, ...]] = {}
         owners: dict[str, str] = {}
-        for impl in reversed(manager.hook.c3_render_settings.get_hookimpls()):
-            declared = tuple(impl.function() or ())
-            for setting in declared:
+        for impl in reversed(self.manager.hook.c3_render_settings.get_hookimpls()):
+            declared = []
+            for setting in self._call(impl, "c3_render_settings", (list, tuple)):
                 if not isinstance(setting, Setting):
-                    raise RegistryError(f"plugin {impl.plugin_name!r} declared {setting!r}, not a Setting")
-                for name in setting.names:
-                    if name in owners:
-                        raise RegistryError(f"variable {name} is declared by both {owners[name]!r} "
-                                            f"and {impl.plugin_name!r}")
-                    owners[name] = impl.plugin_name
-            self.settings[impl.plugin_name] = declared
+                    loaded.problem(impl.plugin_name, f"c3_render_settings() returned {setting!r}, not a Setting")
+                    continue
+                clash = [name for name in setting.names if name in owners]
+                if clash:
+                    loaded.problem(impl.plugin_name, f"variable {clash[0]} is declared by both "
+                                                     f"{owners[clash[0]]!r} and {impl.plugin_name!r}")
+                    continue
+                owners.update({name: impl.plugin_name for name in setting.names})
+                declared.append(setting)
+            self.settings[impl.plugin_name] = tuple(declared)
+
+    @property
+    def problems(self) -> list[PluginProblem]:
+        """Everything wrong with the plugins: import and registration failures, bad tasks."""
+        return self.loaded.problems
+
+    def _call(self, impl, hook: str, kinds: tuple[type, ...]):
+        """Call one plugin's hook; a crash or a result not of ``kinds`` is recorded as its problem."""
+        empty = kinds[0]()
+        try:
+            result = impl.function()
+        except Exception as exc:
+            self.loaded.problem(impl.plugin_name, f"{hook}() raised {type(exc).__name__}: {exc}")
+            return empty
+        if result is None:
+            return empty
+        if not isinstance(result, kinds):
+            self.loaded.problem(impl.plugin_name, f"{hook}() returned {type(result).__name__}, "
+                                                  f"not a {kinds[0].__name__}")
+            return empty
+        return result
 
     def get(self, name: str) -> Task | None:
         return self.tasks.get(name)
@@ -111,42 +144,42 @@ class Registry:
 
     def plugins(self) -> list[PluginInfo]:
         """Every loaded plugin with its distribution version and task names."""
-        versions = {self.manager.get_name(plugin): dist.version
-                    for plugin, dist in self.manager.list_plugin_distinfo()}
+        versions = self.loaded.versions
         infos = []
         for plugin in self.manager.get_plugins():
             name = self.manager.get_name(plugin)
             tasks = tuple(sorted(t for t, owner in self._owners.items() if owner == name))
             providers = tuple(sorted(p for p, owner in self._provider_owners.items() if owner == name))
-            infos.append(PluginInfo(name=name, version=versions.get(name, ""), tasks=tasks, providers=providers))
+            infos.append(PluginInfo(name=name, version=versions.get(name, ""), tasks=tasks, providers=providers,
+                                    api=declared_range(plugin), origin=self.loaded.origins.get(name, "")))
         return sorted(infos, key=lambda info: info.name)
 
 
-def _is_core(entry_point: metadata.EntryPoint) -> bool:
-    """Entry points of the core distribution itself (the built-in providers) always load."""
-    return entry_point.dist is not None and entry_point.dist.name == CORE_DISTRIBUTION
+def check_plugins(only: str = "", extra_plugins: tuple = (), trace_hooks: bool = False,
+                  entry_points: bool = True) -> Registry:
+    """Load the plugins and return the registry with its ``problems`` and ``loaded.warnings``; never raises
+    for a plugin's fault (``c3-render plugins --check``). Parameters as :func:`load_registry`."""
+    registry = Registry(load_plugins(only, extra_plugins, entry_points))
+    if trace_hooks:
+        registry.manager.trace.root.setwriter(log.debug)
+        registry.manager.enable_tracing()
+    return registry
 
 
-def load_registry(only: str = "", extra_plugins: tuple = (), trace_hooks: bool = False) -> Registry:
-    """Build the registry from installed entry points.
+def load_registry(only: str = "", extra_plugins: tuple = (), trace_hooks: bool = False,
+                  entry_points: bool = True) -> Registry:
+    """Build the registry from installed entry points; raise PluginLoadError naming every broken plugin.
 
     Parameters:
       only: comma-separated entry-point names to load (``settings.render_plugins``;
         empty = all).
-      extra_plugins: plugin objects registered directly (tests).
+      extra_plugins: plugin objects registered directly (tests, the test harness).
       trace_hooks: log every hook call at debug level (``settings.trace_hooks``).
+      entry_points: False loads only ``extra_plugins``, no installed plugin.
     """
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    names = {n.strip() for n in only.split(",") if n.strip()}
-    if names:
-        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if entry_point.name not in names and not _is_core(entry_point):
-                manager.set_blocked(entry_point.name)
-    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    for plugin in extra_plugins:
-        manager.register(plugin)
-    if trace_hooks:
-        manager.trace.root.setwriter(log.debug)
-        manager.enable_tracing()
-    return Registry(manager)
+    registry = check_plugins(only, extra_plugins, trace_hooks, entry_points)
+    if registry.problems:
+        raise PluginLoadError(registry.problems)
+    for warning in registry.loaded.warnings:
+        log.warning("%s", warning)
+    return registry

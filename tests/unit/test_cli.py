@@ -9,7 +9,7 @@ def test_plugins_json_lists_every_plugin_with_version_tasks_and_providers(capsys
     assert main(["plugins", "--json"]) == 0
     plugins = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
     assert plugins["echo"] == {"name": "echo", "version": "1.2.3", "tasks": ["echo", "echo-file", "echo-gpu"],
-                               "providers": []}
+                               "providers": [], "api": ">=1.0,<2"}
     assert plugins["csm"]["tasks"] == ["csm"]
     assert plugins["c3_render.builtin_providers"]["providers"] == ["comput3", "local", "static"]
 

@@ -5,6 +5,9 @@ from render_core.plugin import JobError, Schema, String, Task, TextOutput, Url, 
 
 from .settings import SETTINGS, WORKLOAD
 
+#: The plugin API versions this plugin works with (render_core.plugin.PLUGIN_API_VERSION).
+C3_RENDER_PLUGIN_API = ">=1.0,<2"
+
 SCHEMA = Schema({
     "image_url": Url(required=True, description="URL of the image to analyze (JPEG, PNG, GIF, WebP, ...)."),
     "prompt": String(max_length=2000, description=(

@@ -5,6 +5,9 @@ from render_core.plugin import (ExactlyOne, FileOutput, Integer, JobError, Numbe
 
 from .settings import SETTINGS
 
+#: The plugin API versions this plugin works with (render_core.plugin.PLUGIN_API_VERSION).
+C3_RENDER_PLUGIN_API = ">=1.0,<2"
+
 VOICES = ("random", "conversational_a", "conversational_b", "clone")
 
 SCHEMA = Schema({

@@ -2,6 +2,9 @@
 
 from render_core.plugin import FileOutput, JobError, Schema, Task, Url, hookimpl
 
+#: The plugin API versions this plugin works with (render_core.plugin.PLUGIN_API_VERSION).
+C3_RENDER_PLUGIN_API = ">=1.0,<2"
+
 SCHEMA = Schema({
     "image_url": Url(required=True, description="URL of the portrait image (a clearly visible face)."),
     "audio_url": Url(required=True, description="URL of the speech that drives the animation."),

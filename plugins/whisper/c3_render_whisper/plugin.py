@@ -4,6 +4,9 @@ from render_core.plugin import JobError, Schema, String, Task, TextOutput, Url, 
 
 from .settings import SETTINGS
 
+#: The plugin API versions this plugin works with (render_core.plugin.PLUGIN_API_VERSION).
+C3_RENDER_PLUGIN_API = ">=1.0,<2"
+
 MODELS = ("tiny", "base", "small", "medium", "large", "large-v2", "large-v3")
 
 SCHEMA = Schema({

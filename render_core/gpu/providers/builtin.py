@@ -6,6 +6,9 @@ from .comput3 import Comput3Provider
 from .local import LocalProvider
 from .static import StaticProvider
 
+#: The plugin API versions this plugin works with (render_core.plugin.PLUGIN_API_VERSION).
+C3_RENDER_PLUGIN_API = ">=1.0,<2"
+
 
 @hookimpl
 def c3_render_providers():

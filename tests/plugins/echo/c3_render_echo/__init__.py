@@ -13,6 +13,9 @@ import requests
 from render_core.plugin import (Boolean, FileOutput, JobError, NodeError, Number, Schema, String, Task, TextOutput,
                                 Url, hookimpl)
 
+#: The plugin API versions this plugin works with (render_core.plugin.PLUGIN_API_VERSION).
+C3_RENDER_PLUGIN_API = ">=1.0,<2"
+
 SCHEMA = Schema({
     "message": String(required=True, min_length=1, max_length=1000),
     "seconds": Number(default=0, minimum=0, maximum=600, description="Work this long (s), checking for cancel."),
