@@ -14,15 +14,22 @@ from PIL import Image
 from c3_render_analyze import plugin, vision
 from render_core.sdk.errors import DeadlineExceeded, JobCancelled
 from render_core.plugin import JobError, Node, NodeError
+from render_core.testing import TaskHarness
 from support.fake_vision import FakeVision
 from support.media import png_bomb
 from support.servers import FileServer
-from support.task_context import make_context
 
 API_KEY = "vision-key"
 NODE_KEY = "node-key"
 VISION_ENV = ("VISION_URL", "VISION_PROTOCOL", "VISION_MODEL", "VISION_API_KEY", "VISION_PROMPT",
               "VISION_TIMEOUT")
+
+
+@pytest.fixture
+def harness(tmp_path):
+    """Contexts as the worker builds them (render_core.testing), work dirs under tmp_path."""
+    with TaskHarness(plugin, work_root=tmp_path) as harness:
+        yield harness
 
 
 def jpeg_bytes(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
@@ -66,9 +73,6 @@ def use_vision_url(monkeypatch, fake):
     return protocol
 
 
-def local_context(tmp_path, **kwargs):
-    return make_context(tmp_path, Node.local_machine(), **kwargs)
-
 
 def node_for(fake: FakeVision, key: str = NODE_KEY) -> Node:
     return Node(base_url="http://127.0.0.1:9/", headers={"X-C3-API-KEY": key}, urls={"vision": fake.url},
@@ -85,10 +89,11 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize("protocol,path", [("ollama", "/api/generate"), ("openai", "/v1/chat/completions")])
-def test_vision_url_answers_from_the_image_with_the_given_prompt(tmp_path, fake, use_vision_url, red_url,
+def test_vision_url_answers_from_the_image_with_the_given_prompt(harness, fake, use_vision_url, red_url,
                                                                   protocol, path):
     use_vision_url(protocol)
-    ctx, progress = local_context(tmp_path)
+    ctx = harness.context()
+    progress = ctx.trail.progress
     output = plugin.run(ctx, {"image_url": red_url, "prompt": "  What colour dominates?  "})
     assert output.text == "An image of 640x480 pixels, mostly red. Prompt: What colour dominates?"
     assert output.metadata == {"engine": "vision", "protocol": protocol, "model": vision.DEFAULT_MODEL,
@@ -98,10 +103,10 @@ def test_vision_url_answers_from_the_image_with_the_given_prompt(tmp_path, fake,
 
 
 @pytest.mark.parametrize("protocol", ["ollama", "openai"])
-def test_node_vision_service_is_used_with_node_headers_and_bearer(tmp_path, protocol, monkeypatch, red_url):
+def test_node_vision_service_is_used_with_node_headers_and_bearer(harness, protocol, monkeypatch, red_url):
     monkeypatch.setenv("VISION_PROTOCOL", protocol)
     with FakeVision(api_key=NODE_KEY, required_headers={"X-C3-API-KEY": NODE_KEY}) as fake:
-        ctx, _ = make_context(tmp_path, node_for(fake))
+        ctx = harness.context(node=node_for(fake))
         output = plugin.run(ctx, {"image_url": red_url, "prompt": None})
     assert output.text.startswith("An image of 640x480 pixels, mostly red.")
     headers = fake.calls[0]["headers"]
@@ -109,41 +114,41 @@ def test_node_vision_service_is_used_with_node_headers_and_bearer(tmp_path, prot
     assert headers["authorization"] == f"Bearer {NODE_KEY}"  # the node key, no VISION_API_KEY set
 
 
-def test_default_prompt_is_sent_when_none_is_given(tmp_path, fake, use_vision_url, red_url):
-    ctx, _ = local_context(tmp_path)
+def test_default_prompt_is_sent_when_none_is_given(harness, fake, use_vision_url, red_url):
+    ctx = harness.context()
     output = plugin.run(ctx, {"image_url": red_url, "prompt": ""})
     assert fake.calls[0]["body"]["prompt"] == vision.DEFAULT_PROMPT
     assert output.metadata["prompt"] == vision.DEFAULT_PROMPT
 
 
-def test_vision_prompt_and_model_come_from_the_environment(tmp_path, monkeypatch, use_vision_url, red_url):
+def test_vision_prompt_and_model_come_from_the_environment(harness, monkeypatch, use_vision_url, red_url):
     monkeypatch.setenv("VISION_PROMPT", "List the objects.")
     monkeypatch.setenv("VISION_MODEL", "llava:7b")
     with FakeVision(api_key=API_KEY, models=["llava:7b"]) as other:
         monkeypatch.setenv("VISION_URL", other.url + "/")
-        ctx, _ = local_context(tmp_path)
+        ctx = harness.context()
         output = plugin.run(ctx, {"image_url": red_url})
     assert other.calls[0]["body"]["model"] == "llava:7b"
     assert output.text.endswith("Prompt: List the objects.")
 
 
-def test_large_image_is_downscaled_before_sending(tmp_path, fake, use_vision_url, files):
+def test_large_image_is_downscaled_before_sending(harness, fake, use_vision_url, files):
     url = files.add("/big.png", _png(3000, 1000, (10, 30, 230)), "image/png")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     output = plugin.run(ctx, {"image_url": url})
     assert output.text.startswith(f"An image of {vision.MAX_SIDE_PX}x523 pixels, mostly blue.")
 
 
-def test_openai_base_url_ending_in_v1_is_not_doubled(tmp_path, fake, use_vision_url, monkeypatch, red_url):
+def test_openai_base_url_ending_in_v1_is_not_doubled(harness, fake, use_vision_url, monkeypatch, red_url):
     use_vision_url("openai")
     monkeypatch.setenv("VISION_URL", fake.url + "/v1/")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     plugin.run(ctx, {"image_url": red_url})
     assert fake.calls[0]["path"] == "/v1/chat/completions"
 
 
-def test_vision_url_does_not_receive_the_node_key(tmp_path, fake, use_vision_url, red_url):
-    ctx, _ = make_context(tmp_path, node_for(fake, key="secret-node-key"))
+def test_vision_url_does_not_receive_the_node_key(harness, fake, use_vision_url, red_url):
+    ctx = harness.context(node=node_for(fake, key="secret-node-key"))
     plugin.run(ctx, {"image_url": red_url})
     headers = fake.calls[0]["headers"]
     assert "x-c3-api-key" not in headers
@@ -153,17 +158,17 @@ def test_vision_url_does_not_receive_the_node_key(tmp_path, fake, use_vision_url
 # ------------------------------------------------------------------ bad input
 
 
-def test_not_an_image_fails_before_any_request(tmp_path, fake, use_vision_url, files):
+def test_not_an_image_fails_before_any_request(harness, fake, use_vision_url, files):
     url = files.add("/notes.jpg", b"<!doctype html><html>hello</html>", "image/jpeg")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(JobError, match="not an image .*HTML"):
         plugin.run(ctx, {"image_url": url})
     assert fake.calls == []
 
 
-def test_decompression_bomb_fails_before_any_request(tmp_path, fake, use_vision_url, files):
+def test_decompression_bomb_fails_before_any_request(harness, fake, use_vision_url, files):
     url = files.add("/bomb.png", png_bomb(), "image/png")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(JobError, match="20000x20000 pixels .* the limit is"):
         plugin.run(ctx, {"image_url": url})
     assert fake.calls == []
@@ -181,58 +186,58 @@ def test_server_rejects_bytes_that_are_not_an_image(fake):
 
 
 @pytest.mark.parametrize("protocol", ["ollama", "openai"])
-def test_unknown_model_is_a_job_error_with_the_server_message(tmp_path, fake, use_vision_url, red_url,
+def test_unknown_model_is_a_job_error_with_the_server_message(harness, fake, use_vision_url, red_url,
                                                               monkeypatch, protocol):
     use_vision_url(protocol)
     monkeypatch.setenv("VISION_MODEL", "no-such-model")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(JobError, match=r'HTTP 404\): model "no-such-model" not found'):
         plugin.run(ctx, {"image_url": red_url})
 
 
 @pytest.mark.parametrize("status,message", [(500, "llama runner process has terminated"),
                                             (502, "HTML page"), (503, "llama runner")])
-def test_server_errors_are_node_errors(tmp_path, fake, use_vision_url, red_url, status, message):
+def test_server_errors_are_node_errors(harness, fake, use_vision_url, red_url, status, message):
     fake.fail_with = status
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(NodeError, match=f"HTTP {status}.*{message}"):
         plugin.run(ctx, {"image_url": red_url})
 
 
-def test_connection_refused_is_a_node_error(tmp_path, monkeypatch, red_url):
+def test_connection_refused_is_a_node_error(harness, monkeypatch, red_url):
     monkeypatch.setenv("VISION_URL", f"http://127.0.0.1:{free_port()}")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(NodeError, match="could not reach the vision model.*refused"):
         plugin.run(ctx, {"image_url": red_url})
 
 
-def test_slow_answer_past_vision_timeout_is_a_node_error(tmp_path, fake, use_vision_url, red_url,
+def test_slow_answer_past_vision_timeout_is_a_node_error(harness, fake, use_vision_url, red_url,
                                                          monkeypatch):
     monkeypatch.setenv("VISION_TIMEOUT", "0.3")
     fake.delay_s = 5
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(NodeError, match="did not answer within 0.3 s"):
         plugin.run(ctx, {"image_url": red_url})
 
 
-def test_missing_key_is_refused(tmp_path, fake, use_vision_url, red_url, monkeypatch):
+def test_missing_key_is_refused(harness, fake, use_vision_url, red_url, monkeypatch):
     monkeypatch.delenv("VISION_API_KEY")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(JobError, match="refused the credentials .*HTTP 401.*VISION_API_KEY"):
         plugin.run(ctx, {"image_url": red_url})
     assert "authorization" not in fake.calls[0]["headers"]
 
 
-def test_empty_answer_is_a_job_error(tmp_path, fake, use_vision_url, red_url):
+def test_empty_answer_is_a_job_error(harness, fake, use_vision_url, red_url):
     fake.answer = "   "
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(JobError, match="^the vision model returned no text$"):
         plugin.run(ctx, {"image_url": red_url})
 
 
-def test_bad_protocol_setting_fails_before_the_download(tmp_path, fake, use_vision_url, files):
+def test_bad_protocol_setting_fails_before_the_download(harness, fake, use_vision_url, files):
     use_vision_url("grpc")
-    ctx, _ = local_context(tmp_path)
+    ctx = harness.context()
     with pytest.raises(JobError, match="misconfigured.*VISION_PROTOCOL='grpc'"):
         plugin.run(ctx, {"image_url": files.url + "/never-fetched.jpg"})
     assert fake.calls == []
@@ -241,9 +246,9 @@ def test_bad_protocol_setting_fails_before_the_download(tmp_path, fake, use_visi
 # ------------------------------------------------------------------ cancellation and deadline
 
 
-def test_cancelled_after_the_download_sends_nothing(tmp_path, fake, use_vision_url):
+def test_cancelled_after_the_download_sends_nothing(harness, fake, use_vision_url):
     cancel = threading.Event()
-    ctx, _ = local_context(tmp_path, cancel_event=cancel)
+    ctx = harness.context(cancel=cancel)
     image = ctx.work_dir / "input1.jpg"
     image.write_bytes(jpeg_bytes(64, 64, (0, 0, 0)))
     settings = vision.VisionSettings.from_env()
@@ -253,18 +258,18 @@ def test_cancelled_after_the_download_sends_nothing(tmp_path, fake, use_vision_u
     assert fake.calls == []
 
 
-def test_cancel_during_the_request_wins_over_its_answer(tmp_path, fake, use_vision_url, red_url):
+def test_cancel_during_the_request_wins_over_its_answer(harness, fake, use_vision_url, red_url):
     cancel = threading.Event()
     fake.on_call = cancel.set  # the client cancels while the model is answering
-    ctx, _ = local_context(tmp_path, cancel_event=cancel)
+    ctx = harness.context(cancel=cancel)
     with pytest.raises(JobCancelled):
         plugin.run(ctx, {"image_url": red_url})
     assert len(fake.calls) == 1
 
 
-def test_wait_is_bounded_by_the_job_deadline(tmp_path, fake, use_vision_url, red_url):
+def test_wait_is_bounded_by_the_job_deadline(harness, fake, use_vision_url, red_url):
     fake.delay_s = 30  # VISION_TIMEOUT defaults to 300 s: only the deadline can stop this
-    ctx, _ = local_context(tmp_path, deadline_s=1.0)
+    ctx = harness.context(time_limit=1.0)
     with pytest.raises(DeadlineExceeded):
         plugin.run(ctx, {"image_url": red_url})
 
@@ -272,8 +277,8 @@ def test_wait_is_bounded_by_the_job_deadline(tmp_path, fake, use_vision_url, red
 # ------------------------------------------------------------------ local engine
 
 
-def test_local_node_without_vision_url_runs_the_local_engine(tmp_path, fake, red_url):
-    ctx, _ = local_context(tmp_path)
+def test_local_node_without_vision_url_runs_the_local_engine(harness, fake, red_url):
+    ctx = harness.context()
     output = plugin.run(ctx, {"image_url": red_url, "prompt": "Is there a cat?"})
     assert output.metadata["engine"] == "local"
     assert output.metadata["prompt_used"] is False

@@ -13,12 +13,19 @@ from c3_render_csm import plugin as csm
 from c3_render_whisper import plugin as whisper
 from render_core.sdk.node import Node
 from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
+from render_core.testing import TaskHarness
 from support.fake_gradio_node import TONE_SECONDS_PER_SENTENCE, FakeGradioNode, channel_layout
 from support.media import probe
 from support.servers import FileServer, wait_for
-from support.task_context import make_context
 
 MP3_SLACK_SECONDS = 0.15  # encoder padding around the fake's tone
+
+
+@pytest.fixture
+def harness(tmp_path):
+    """Contexts as the worker builds them (render_core.testing), work dirs under tmp_path."""
+    with TaskHarness(csm, work_root=tmp_path) as harness:
+        yield harness
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +82,8 @@ def run_in_thread(task_run, ctx, params) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def test_csm_text_is_spoken_on_the_node_as_one_sentence(fake, tmp_path):
-    ctx, _ = make_context(tmp_path, node_for(fake))
+def test_csm_text_is_spoken_on_the_node_as_one_sentence(harness, fake):
+    ctx = harness.context(node=node_for(fake))
     params = csm.SCHEMA.validate({"text": "Hello there, node.", "voice": "random", "temperature": 0.0,
                                   "topk": 40, "max_audio_length": 5000, "pause_duration": 200})
 
@@ -99,8 +106,8 @@ def test_csm_text_is_spoken_on_the_node_as_one_sentence(fake, tmp_path):
     assert all(request.authorized for request in fake.requests) and not fake.refused
 
 
-def test_csm_monologue_keeps_its_sentences_and_voice(fake, tmp_path):
-    ctx, _ = make_context(tmp_path, node_for(fake))
+def test_csm_monologue_keeps_its_sentences_and_voice(harness, fake):
+    ctx = harness.context(node=node_for(fake))
     sentences = ["First sentence.", "Second one, «quoted».", "Third."]
     params = csm.SCHEMA.validate({"monologue": sentences, "voice": "conversational_b"})
 
@@ -113,12 +120,12 @@ def test_csm_monologue_keeps_its_sentences_and_voice(fake, tmp_path):
     assert abs(probe(result.path)["duration"] - 3 * TONE_SECONDS_PER_SENTENCE) < MP3_SLACK_SECONDS
 
 
-def test_csm_clone_uploads_the_reference_as_mono_with_its_transcript(fake, files, tmp_path):
+def test_csm_clone_uploads_the_reference_as_mono_with_its_transcript(harness, fake, files, tmp_path):
     stereo = tmp_path / "stereo.wav"
     stereo.write_bytes(wav_bytes(channels=2))
     assert channel_layout(str(stereo)) == "stereo"
     url = files.add("/reference-stereo.wav", stereo.read_bytes(), "audio/wav")
-    ctx, _ = make_context(tmp_path, node_for(fake))
+    ctx = harness.context(node=node_for(fake))
     params = csm.SCHEMA.validate({"text": "Say it in my voice.", "voice": "clone", "reference_audio_url": url,
                                   "reference_text": "This is how I sound."})
 
@@ -133,9 +140,9 @@ def test_csm_clone_uploads_the_reference_as_mono_with_its_transcript(fake, files
     assert all(request.authorized for request in fake.requests)
 
 
-def test_csm_clone_reference_that_is_not_audio_is_a_job_error(fake, files, tmp_path):
+def test_csm_clone_reference_that_is_not_audio_is_a_job_error(harness, fake, files):
     url = files.add("/not-audio.wav", b"this is plain text, not sound", "audio/wav")
-    ctx, _ = make_context(tmp_path, node_for(fake))
+    ctx = harness.context(node=node_for(fake))
     params = csm.SCHEMA.validate({"text": "Hi.", "voice": "clone", "reference_audio_url": url,
                                   "reference_text": "Hello."})
 
@@ -144,16 +151,16 @@ def test_csm_clone_reference_that_is_not_audio_is_a_job_error(fake, files, tmp_p
     assert fake.csm_calls == []
 
 
-def test_csm_app_error_is_a_job_error_with_its_message(fake, tmp_path):
+def test_csm_app_error_is_a_job_error_with_its_message(harness, fake):
     fake.csm_error = "the speaker audio is too short"
-    ctx, _ = make_context(tmp_path, node_for(fake))
+    ctx = harness.context(node=node_for(fake))
 
     with pytest.raises(JobError, match="the speaker audio is too short"):
         csm.run(ctx, csm.SCHEMA.validate({"text": "Hello."}))
 
 
-def test_requests_without_the_node_key_are_refused(fake, tmp_path):
-    ctx, _ = make_context(tmp_path, node_for(fake, headers={}))
+def test_requests_without_the_node_key_are_refused(harness, fake):
+    ctx = harness.context(node=node_for(fake, headers={}))
 
     with pytest.raises(NodeError, match="csm"):
         csm.run(ctx, csm.SCHEMA.validate({"text": "Hello."}))
@@ -161,10 +168,11 @@ def test_requests_without_the_node_key_are_refused(fake, tmp_path):
     assert fake.csm_calls == []
 
 
-def test_whisper_transcribes_on_the_node(fake, files, tmp_path):
+def test_whisper_transcribes_on_the_node(harness, fake, files):
     fake.whisper_transcript = "  The quick brown fox jumps over the lazy dog.  "
     url = files.add("/speech.wav", wav_bytes(channels=1), "audio/wav")
-    ctx, progress = make_context(tmp_path, node_for(fake))
+    ctx = harness.context(node=node_for(fake))
+    progress = ctx.trail.progress
     params = whisper.SCHEMA.validate({"audio_url": url, "model": "small", "task": "translate", "language": "de"})
 
     result = whisper.run(ctx, params)
@@ -180,20 +188,20 @@ def test_whisper_transcribes_on_the_node(fake, files, tmp_path):
     assert progress and progress[0][1] == "audio downloaded"
 
 
-def test_whisper_error_transcript_is_a_job_error(fake, files, tmp_path):
+def test_whisper_error_transcript_is_a_job_error(harness, fake, files):
     fake.whisper_error = "Unsupported audio format"
     url = files.add("/speech2.wav", wav_bytes(channels=1), "audio/wav")
-    ctx, _ = make_context(tmp_path, node_for(fake))
+    ctx = harness.context(node=node_for(fake))
 
     with pytest.raises(JobError, match="Unsupported audio format"):
         whisper.run(ctx, whisper.SCHEMA.validate({"audio_url": url}))
 
 
-def test_cancelling_mid_job_cancels_on_the_node(fake, files, tmp_path):
+def test_cancelling_mid_job_cancels_on_the_node(harness, fake, files):
     fake.hang_seconds = 30
     url = files.add("/speech3.wav", wav_bytes(channels=1), "audio/wav")
     cancel = threading.Event()
-    ctx, _ = make_context(tmp_path, node_for(fake), cancel_event=cancel)
+    ctx = harness.context(node=node_for(fake), cancel=cancel)
 
     thread, outcome = run_in_thread(whisper.run, ctx, whisper.SCHEMA.validate({"audio_url": url}))
     assert fake.job_started.wait(20), "the job never reached the node"
@@ -205,9 +213,9 @@ def test_cancelling_mid_job_cancels_on_the_node(fake, files, tmp_path):
     assert fake.cancel_requests, "the node was not asked to cancel"
 
 
-def test_deadline_mid_job_cancels_on_the_node(fake, tmp_path):
+def test_deadline_mid_job_cancels_on_the_node(harness, fake):
     fake.hang_seconds = 30
-    ctx, _ = make_context(tmp_path, node_for(fake), deadline_s=3)
+    ctx = harness.context(node=node_for(fake), time_limit=3)
 
     with pytest.raises(DeadlineExceeded):
         csm.run(ctx, csm.SCHEMA.validate({"text": "Hello."}))
@@ -216,9 +224,9 @@ def test_deadline_mid_job_cancels_on_the_node(fake, tmp_path):
 
 
 @pytest.mark.parametrize("service", ["csm", "whisper"])
-def test_proxy_error_502_is_a_node_error(fake, files, tmp_path, service):
+def test_proxy_error_502_is_a_node_error(harness, fake, files, service):
     fake.proxy_error = True
-    ctx, _ = make_context(tmp_path, node_for(fake))
+    ctx = harness.context(node=node_for(fake))
     if service == "csm":
         task_run, params = csm.run, csm.SCHEMA.validate({"text": "Hello."})
     else:
@@ -230,11 +238,11 @@ def test_proxy_error_502_is_a_node_error(fake, files, tmp_path, service):
     assert fake.requests and fake.csm_calls == [] and fake.whisper_calls == []
 
 
-def test_unreachable_node_is_a_node_error(fake, tmp_path):
+def test_unreachable_node_is_a_node_error(harness, fake):
     with socket.socket() as probe_socket:  # a port nothing listens on once closed
         probe_socket.bind(("127.0.0.1", 0))
         port = probe_socket.getsockname()[1]
-    ctx, _ = make_context(tmp_path, node_for(fake, base_url=f"http://127.0.0.1:{port}"))
+    ctx = harness.context(node=node_for(fake, base_url=f"http://127.0.0.1:{port}"))
 
     with pytest.raises(NodeError, match="cannot reach the csm service"):
         csm.run(ctx, csm.SCHEMA.validate({"text": "Hello."}))

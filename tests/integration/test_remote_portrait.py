@@ -15,15 +15,22 @@ from c3_render_portrait import plugin, remote
 from c3_render_portrait.sonic_graph import SonicInputs, build_sonic_graph
 from render_core.sdk.errors import JobCancelled
 from render_core.plugin import FileOutput, JobError, Node, NodeError
+from render_core.testing import TaskHarness
 from support.fake_comfyui import API_KEY, FakeComfyUI
 from support.media import probe
-from support.task_context import make_context
 
 AUDIO_SECONDS = 2.0
 SAMPLE_RATE = 22_050
 
 
 # ---------------------------------------------------------------- media and servers
+
+
+@pytest.fixture
+def harness(tmp_path):
+    """Contexts as the worker builds them (render_core.testing), work dirs under tmp_path."""
+    with TaskHarness(plugin, work_root=tmp_path) as harness:
+        yield harness
 
 
 def jpeg_bytes(width: int, height: int) -> bytes:
@@ -101,8 +108,9 @@ def node_of(graph: dict, class_type: str) -> dict:
 # ---------------------------------------------------------------- success
 
 
-def test_render_returns_an_h264_aac_mp4_from_a_validated_graph(comfy, inputs, tmp_path):
-    ctx, progress = make_context(tmp_path, node_for(comfy))
+def test_render_returns_an_h264_aac_mp4_from_a_validated_graph(harness, comfy, inputs):
+    ctx = harness.context(node=node_for(comfy))
+    progress = ctx.trail.progress
 
     output = plugin.run(ctx, params(inputs))
 
@@ -130,8 +138,8 @@ def test_render_returns_an_h264_aac_mp4_from_a_validated_graph(comfy, inputs, tm
     assert all(request["headers"].get("X-C3-API-KEY") == API_KEY for request in comfy.requests)
 
 
-def test_large_image_is_downscaled_before_upload_and_fitted_to_1080x720(comfy, inputs, tmp_path):
-    ctx, _ = make_context(tmp_path, node_for(comfy))
+def test_large_image_is_downscaled_before_upload_and_fitted_to_1080x720(harness, comfy, inputs):
+    ctx = harness.context(node=node_for(comfy))
 
     output = plugin.run(ctx, params(inputs, "large"))
 
@@ -146,26 +154,26 @@ def test_large_image_is_downscaled_before_upload_and_fitted_to_1080x720(comfy, i
 # ---------------------------------------------------------------- failures
 
 
-def test_execution_error_fails_the_job_with_the_node_message(comfy, inputs, tmp_path):
+def test_execution_error_fails_the_job_with_the_node_message(harness, comfy, inputs):
     comfy.fail_with = "no face detected in the reference image"
-    ctx, _ = make_context(tmp_path, node_for(comfy))
+    ctx = harness.context(node=node_for(comfy))
 
     with pytest.raises(JobError, match="no face detected in the reference image") as failure:
         plugin.run(ctx, params(inputs))
     assert "SONIC_PreData" in str(failure.value)
 
 
-def test_graph_refused_by_the_node_fails_the_job_with_a_readable_summary(comfy, inputs, tmp_path):
+def test_graph_refused_by_the_node_fails_the_job_with_a_readable_summary(harness, comfy, inputs):
     comfy.checkpoints = ["sd_xl_base.safetensors"]
-    ctx, _ = make_context(tmp_path, node_for(comfy))
+    ctx = harness.context(node=node_for(comfy))
 
     with pytest.raises(JobError, match="ImageOnlyCheckpointLoader.*ckpt_name"):
         plugin.run(ctx, params(inputs))
     assert comfy.prompts == {}
 
 
-def test_unreadable_image_fails_before_the_node_is_called(comfy, inputs, tmp_path):
-    ctx, _ = make_context(tmp_path, node_for(comfy))
+def test_unreadable_image_fails_before_the_node_is_called(harness, comfy, inputs):
+    ctx = harness.context(node=node_for(comfy))
 
     with pytest.raises(JobError, match="not a recognised image"):
         plugin.run(ctx, params(inputs, "not_an_image"))
@@ -173,27 +181,27 @@ def test_unreadable_image_fails_before_the_node_is_called(comfy, inputs, tmp_pat
 
 
 @pytest.mark.parametrize("die_mode", ["close", "502"])
-def test_node_dying_mid_render_is_a_node_error(comfy, inputs, tmp_path, die_mode):
+def test_node_dying_mid_render_is_a_node_error(harness, comfy, inputs, die_mode):
     comfy.die_after_running_polls, comfy.die_mode = 1, die_mode
-    ctx, _ = make_context(tmp_path, node_for(comfy))
+    ctx = harness.context(node=node_for(comfy))
 
     with pytest.raises(NodeError):
         plugin.run(ctx, params(inputs))
     assert comfy.dead
 
 
-def test_comfyui_never_ready_is_a_node_error(comfy, inputs, tmp_path, monkeypatch):
+def test_comfyui_never_ready_is_a_node_error(harness, comfy, inputs, monkeypatch):
     monkeypatch.setattr(remote, "READY_TIMEOUT_S", 0.5)
     comfy.ready_after = None
-    ctx, _ = make_context(tmp_path, node_for(comfy))
+    ctx = harness.context(node=node_for(comfy))
 
     with pytest.raises(NodeError, match="did not become ready"):
         plugin.run(ctx, params(inputs))
     assert comfy.system_stats_calls >= 2 and comfy.uploads == {}
 
 
-def test_requests_without_the_node_key_are_refused(comfy, inputs, tmp_path):
-    ctx, _ = make_context(tmp_path, node_for(comfy, headers={}))
+def test_requests_without_the_node_key_are_refused(harness, comfy, inputs):
+    ctx = harness.context(node=node_for(comfy, headers={}))
 
     with pytest.raises(NodeError, match="401"):
         plugin.run(ctx, params(inputs))
@@ -203,10 +211,10 @@ def test_requests_without_the_node_key_are_refused(comfy, inputs, tmp_path):
 # ---------------------------------------------------------------- cancellation
 
 
-def test_cancel_while_rendering_interrupts_the_node(comfy, inputs, tmp_path):
+def test_cancel_while_rendering_interrupts_the_node(harness, comfy, inputs):
     comfy.hang = True
     cancel = threading.Event()
-    ctx, _ = make_context(tmp_path, node_for(comfy), cancel_event=cancel)
+    ctx = harness.context(node=node_for(comfy), cancel=cancel)
     thread, outcome = run_in_thread(ctx, params(inputs))
 
     assert comfy.seen_running.wait(20)
@@ -218,10 +226,11 @@ def test_cancel_while_rendering_interrupts_the_node(comfy, inputs, tmp_path):
     assert comfy.deleted == []
 
 
-def test_cancel_while_queued_removes_the_prompt_from_the_queue(comfy, inputs, tmp_path):
+def test_cancel_while_queued_removes_the_prompt_from_the_queue(harness, comfy, inputs):
     comfy.pending_polls = None
     cancel = threading.Event()
-    ctx, progress = make_context(tmp_path, node_for(comfy), cancel_event=cancel)
+    ctx = harness.context(node=node_for(comfy), cancel=cancel)
+    progress = ctx.trail.progress
     thread, outcome = run_in_thread(ctx, params(inputs))
 
     assert comfy.seen_pending.wait(20)
