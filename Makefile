@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/setup.cfg)
 TEST_PLUGINS := $(wildcard tests/plugins/*/setup.cfg)
+EXAMPLES := $(wildcard examples/*/setup.cfg)
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 comma := ,
 empty :=
@@ -16,10 +17,10 @@ BUILTIN_PLUGINS := $(subst $(space),$(comma),$(notdir $(patsubst %/setup.cfg,%,$
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml $(PLUGINS) $(TEST_PLUGINS)
+$(STAMP): setup.cfg pyproject.toml $(PLUGINS) $(TEST_PLUGINS) $(EXAMPLES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[test,dev]' $(foreach p,$(PLUGINS),-e '$(dir $(p))[engines]') $(foreach p,$(TEST_PLUGINS),-e '$(dir $(p))')
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[test,dev]' $(foreach p,$(PLUGINS),-e '$(dir $(p))[engines]') $(foreach p,$(TEST_PLUGINS),-e '$(dir $(p))') $(foreach p,$(EXAMPLES),-e '$(dir $(p))[test]')
 	touch $(STAMP)
 
 dev: $(STAMP)

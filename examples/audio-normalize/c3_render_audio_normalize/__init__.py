@@ -1,0 +1,1 @@
+"""C3 Render task plugin: EBU R128 loudness normalization (``POST /audio-normalize``)."""
