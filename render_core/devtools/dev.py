@@ -81,11 +81,22 @@ def _speech_sample(api: str) -> str | None:
     return None
 
 
-def _banner(api: str, samples: str, speech: str | None, metrics_port: int, samples_dir: Path) -> str:
+def _task_paths(api: str) -> list[str]:
+    """The task endpoints the running API serves (``POST /<task>``), from its OpenAPI document."""
+    try:
+        paths = requests.get(f"{api}/openapi.json", timeout=5).json()["paths"]
+    except (requests.RequestException, KeyError, ValueError):
+        return []
+    return sorted(path for path, methods in paths.items() if "post" in methods and "{" not in path)
+
+
+def _banner(api: str, samples: str, speech: str | None, metrics_port: int, samples_dir: Path,
+            tasks: list[str]) -> str:
     speech = speech or f"{samples}/speech.mp3"
     return f"""
 C3 Render is running.
   API        {api}   (OpenAPI: {api}/openapi.json, metrics: {api}/metrics)
+  tasks      POST {", ".join(tasks) or "(none)"}
   worker     http://127.0.0.1:{metrics_port}/metrics
   samples    {samples}/   (sample inputs served for the examples)
 
@@ -139,7 +150,8 @@ def run_dev(data_dir: str, port: int = 5000) -> int:
         api = f"http://127.0.0.1:{port}"
         _wait_ready(f"{api}/readyz", children)
         print("making a speech sample with the csm task ...", flush=True)
-        print(_banner(api, samples_url, _speech_sample(api), metrics_port, samples_dir), flush=True)
+        print(_banner(api, samples_url, _speech_sample(api), metrics_port, samples_dir, _task_paths(api)),
+              flush=True)
         while not stop.is_set():
             if any(child.poll() is not None for child in children):
                 print("c3-render dev: a process exited; stopping", file=sys.stderr)

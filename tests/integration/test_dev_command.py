@@ -38,6 +38,8 @@ def test_dev_serves_the_printed_examples_and_stops_cleanly(tmp_path):
         assert example, output
         api, body = example.group(1), example.group(2)
         assert api == f"http://127.0.0.1:{port}"
+        tasks = re.search(r"tasks +POST (.*)", output).group(1).split(", ")
+        assert {"/analyze", "/csm", "/whisper", "/portrait", "/echo"} <= set(tasks)  # every installed task
         assert "/whisper -d '{\"audio_url\": \"http://127.0.0.1:" in output  # a real speech sample was made
         job_id = requests.post(f"{api}/analyze", data=body, timeout=10).json()["id"]
         def finished():
