@@ -87,7 +87,8 @@ def _task_paths(api: str) -> list[str]:
         paths = requests.get(f"{api}/openapi.json", timeout=5).json()["paths"]
     except (requests.RequestException, KeyError, ValueError):
         return []
-    return sorted(path for path, methods in paths.items() if "post" in methods and "{" not in path)
+    return sorted(path for path, methods in paths.items()
+                  if methods.get("post", {}).get("operationId", "").startswith("submit_"))
 
 
 def _banner(api: str, samples: str, speech: str | None, metrics_port: int, samples_dir: Path,

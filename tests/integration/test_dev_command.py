@@ -40,6 +40,7 @@ def test_dev_serves_the_printed_examples_and_stops_cleanly(tmp_path):
         assert api == f"http://127.0.0.1:{port}"
         tasks = re.search(r"tasks +POST (.*)", output).group(1).split(", ")
         assert {"/analyze", "/csm", "/whisper", "/portrait", "/echo"} <= set(tasks)  # every installed task
+        assert "/uploads" not in tasks  # the core's own POST routes are not tasks
         assert "/whisper -d '{\"audio_url\": \"http://127.0.0.1:" in output  # a real speech sample was made
         job_id = requests.post(f"{api}/analyze", data=body, timeout=10).json()["id"]
         def finished():
