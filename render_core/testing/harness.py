@@ -24,7 +24,7 @@ from typing import Any
 
 from render_core.net.http import AddressPolicy, FetchError, Timeouts, download, session
 from render_core.sdk.context import TaskContext
-from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError, WorkerStopping
 from render_core.sdk.node import Node
 from render_core.sdk.registry import load_registry
 from render_core.sdk.schema import ValidationError
@@ -64,8 +64,9 @@ class Run:
     """The outcome of one job run by the harness.
 
     ``status`` is what the job would end with: ``success``, ``failed``, ``cancelled``,
-    ``timed_out``, or ``rejected`` when the API would have answered 400 (``problems``
-    maps each bad field to its message; no job exists then). On success ``text`` or
+    ``timed_out``, ``requeued`` (the task stopped because its worker was shutting down:
+    the service puts the job back in the queue), or ``rejected`` when the API would have
+    answered 400 (``problems`` maps each bad field to its message; no job exists then). On success ``text`` or
     ``file`` (+ ``content_type``) holds the result and ``metadata`` its metadata;
     otherwise ``error`` is the message the client would read. ``node_failed`` is True
     when the task raised NodeError (the service retries such a job on a fresh node
@@ -171,7 +172,7 @@ class TaskHarness:
 
     def context(self, task: str = "test", *, node: Node | FakeNode | None = None, time_limit: float = 120.0,
                 cancel: threading.Event | None = None, cancel_at: float | None = None,
-                job_id: str | None = None) -> RecordedContext:
+                worker_stop: threading.Event | None = None, job_id: str | None = None) -> RecordedContext:
         """A context as the worker builds it, recording into ``ctx.trail``.
 
         Parameters:
@@ -179,12 +180,15 @@ class TaskHarness:
           time_limit: seconds from now to the job's deadline.
           cancel: setting this event cancels the job (seen at the next ``ctx.cancelled()``).
           cancel_at: cancel the job once the task reports progress of at least this fraction.
+          worker_stop: setting this event tells the task its worker is shutting down
+            (``ctx.stopping()``; ``ctx.check()`` raises and the job would be requeued).
         """
         job_id = job_id or str(uuid.uuid4())
         work_dir = self.work_root / job_id
         work_dir.mkdir(parents=True, exist_ok=True)
         trail = Trail()
         cancel = cancel or threading.Event()
+        worker_stop = worker_stop or threading.Event()
         node = node.node if isinstance(node, FakeNode) else node or Node.local_machine()
         max_bytes = self.max_download_bytes
         inputs_policy = AddressPolicy(allow_loopback=True)
@@ -213,20 +217,21 @@ class TaskHarness:
         ctx = RecordedContext(job_id=job_id, task=task, node=node, work_dir=work_dir,
                               deadline=time.time() + time_limit, downloader=downloader, reporter=reporter,
                               is_cancelled=cancel.is_set, timer=timer, session_factory=node_session,
-                              poll_interval=self.poll_interval, cancel_poll_interval=0.0)
+                              poll_interval=self.poll_interval, cancel_poll_interval=0.0,
+                              is_stopping=worker_stop.is_set)
         ctx.trail = trail
         return ctx
 
     def run(self, name: str, body: dict | None = None, *, node: Node | FakeNode | None = None,
             time_limit: float | None = None, cancel: threading.Event | None = None,
-            cancel_at: float | None = None) -> Run:
+            cancel_at: float | None = None, worker_stop: threading.Event | None = None) -> Run:
         """Submit ``body`` to task ``name`` and run the job to its end; returns the :class:`Run`.
 
         Parameters:
           node: defaults to this harness's FakeNode when the task declares a workload, else
             the local machine (what the ``local`` GPU provider gives).
           time_limit: seconds the job may run (default: the body's ``max_time``, 1200).
-          cancel, cancel_at: as :meth:`context`.
+          cancel, cancel_at, worker_stop: as :meth:`context`.
         """
         task = self.task(name)
         try:
@@ -238,7 +243,8 @@ class TaskHarness:
             node = self.node
         fake = node if isinstance(node, FakeNode) else None
         time_limit = time_limit or params["max_time"]
-        ctx = self.context(name, node=node, time_limit=time_limit, cancel=cancel, cancel_at=cancel_at)
+        ctx = self.context(name, node=node, time_limit=time_limit, cancel=cancel, cancel_at=cancel_at,
+                           worker_stop=worker_stop)
         run = Run(task=name, status="running", params=params, node=ctx.node, work_dir=ctx.work_dir, trail=ctx.trail)
         try:
             _finish(run, task, task.run(ctx, params))
@@ -282,6 +288,8 @@ def _fail(run: Run, task: Task, exc: BaseException, time_limit: float) -> None:
         run.error = f"the GPU node failed (1 attempt(s)): {exc}"
     elif isinstance(exc, JobCancelled):
         run.status, run.error = "cancelled", "the job was cancelled"
+    elif isinstance(exc, WorkerStopping):
+        run.status = "requeued"
     elif isinstance(exc, DeadlineExceeded):
         run.status, run.error = "timed_out", f"the job exceeded its time limit ({time_limit:g} s)"
     elif isinstance(exc, Exception):

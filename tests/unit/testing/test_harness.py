@@ -64,6 +64,13 @@ def test_outcomes_are_the_workers(harness, body, options, status, error):
     assert (run.status, run.error) == (status, error)
 
 
+def test_a_stopping_worker_gives_the_job_back(harness):
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    run = harness.run("echo", {"message": "x", "seconds": 10}, worker_stop=stop)
+    assert run.status == "requeued" and run.error is None
+
+
 def test_a_failed_download_fails_the_job_with_the_http_status(harness):
     run = harness.run("echo", {"message": "x", "input_url": f"{harness.files.url}/missing.bin"})
     assert run.status == "failed" and "HTTP 404" in run.error
