@@ -135,7 +135,11 @@ def test_plugins_check_exits_non_zero_on_a_broken_or_incompatible_plugin(tmp_pat
                        {"broken": "cli_broken_plugin"})
     write_distribution(site, "c3-render-future", {"cli_future_plugin": task_plugin_source("future", ">=2")},
                        {"future": "cli_future_plugin"})
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site)}
+    write_distribution(site, "c3-render-configured", {"cli_configured_plugin": task_plugin_source("configured", extra=(
+        "from render_core.plugin import Setting, above\n"
+        "LIMIT = Setting('C3_CONFIGURED_LIMIT', 3.0, 'a limit', check=above(0))\n"
+        "@hookimpl\ndef c3_render_settings():\n    return [LIMIT]\n"))}, {"configured": "cli_configured_plugin"})
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "C3_CONFIGURED_LIMIT": "-1"}
 
     def cli(*args, **extra_env):
         return subprocess.run([sys.executable, "-m", "render_core.cli", *args], capture_output=True, text=True,
@@ -148,6 +152,8 @@ def test_plugins_check_exits_non_zero_on_a_broken_or_incompatible_plugin(tmp_pat
     assert "FAILED  plugin 'future' (entry point future = cli_future_plugin in c3-render-future 0.0.1): " \
            f"incompatible: it supports plugin API >=2, but this C3 Render provides plugin API {PLUGIN_API_VERSION}" \
            in check.stdout
+    assert "FAILED  plugin 'configured' (entry point configured = cli_configured_plugin in c3-render-configured " \
+           "0.0.1): configuration error: C3_CONFIGURED_LIMIT='-1' is not valid: must be above 0" in check.stdout
     assert "ok      echo 1.2.3" in check.stdout
 
     start = cli("worker")
@@ -155,6 +161,7 @@ def test_plugins_check_exits_non_zero_on_a_broken_or_incompatible_plugin(tmp_pat
     assert "plugin 'broken' (entry point broken = cli_broken_plugin" in start.stderr
     assert "plugin 'future' (entry point future = cli_future_plugin" in start.stderr
 
-    excluded = cli("plugins", "--check", C3_RENDER_PLUGINS="echo,csm")
+    excluded = cli("plugins", "--check", C3_RENDER_PLUGINS="echo,csm,configured", C3_CONFIGURED_LIMIT="2")
     assert excluded.returncode == 0, excluded.stdout
     assert "skipped broken" in excluded.stdout and "FAILED" not in excluded.stdout
+    assert "ok      configured 0.0.1" in excluded.stdout
