@@ -84,19 +84,13 @@ def c3_render_tasks():
 SCHEMA = '''\
 """The request body of the __NAME__ task: one definition for validation and the OpenAPI document."""
 
-from render_core.plugin import Problem, Schema, String, Url
-
-
-def _one_source(params):
-    """Exactly one of text and text_url (runs once every field is valid)."""
-    if (params["text"] is None) == (params["text_url"] is None):
-        yield Problem("text", "give either text or text_url, not both")
-
+from render_core.plugin import ExactlyOne, Schema, String, Url
 
 SCHEMA = Schema({
     "text": String(min_length=1, max_length=10_000, description="The text to process."),
     "text_url": Url(description="Or the URL of a UTF-8 text file to process."),
-}, rules=(_one_source,), description="Process a text.")
+}, rules=(ExactlyOne("text", "text_url", message="give either text or text_url, not both"),),
+    description="Process a text.")
 '''
 
 TASK = '''\
