@@ -50,7 +50,7 @@ def test_the_installed_package_is_listed_documented_and_measured(site):
 
 
 def test_a_job_of_the_installed_package_runs_through_the_service(site, stack_env, services_dir):
-    env = {**stack_env, "PYTHONPATH": str(site)}
+    env = {**stack_env, "PYTHONPATH": str(site), "METRICS_PORT": "0"}  # the session worker holds its port
     worker = spawn(["worker", "--processes", "1", "--threads", "1"], env, services_dir / "shout-worker.log")
     try:
         time.sleep(0.5)
