@@ -139,14 +139,30 @@ class Settings:
                                                                      "127.0.0.0/8 (dev only)")
     node_retry_attempts: int = env("NODE_RETRY_ATTEMPTS", 2, "retries of a job on a fresh node after a "
                                                              "node failure", check=at_least(0))
-    webhook_attempts: int = env("WEBHOOK_ATTEMPTS", 5, "webhook deliveries tried per job", check=above(0))
-    webhook_interval: float = env("WEBHOOK_INTERVAL", 5.0, "pause between webhook attempts", unit="s",
-                                  check=at_least(0))
+    webhook_schedule: str = env("WEBHOOK_SCHEDULE", "", "pauses between webhook attempts (13 attempts over "
+                                                        "about 2 h by default; see Webhooks)", unit="s",
+                                check=_seconds_list, shown_default="5,5,5,5,30,60,120,240,480,960,1920,3600")
+    webhook_attempts: int | None = env("WEBHOOK_ATTEMPTS", None, "the original's fixed spacing instead of "
+                                                                 "the schedule: attempts per job (5 if only "
+                                                                 "WEBHOOK_INTERVAL is set)", type=int,
+                                       check=above(0))
+    webhook_interval: float | None = env("WEBHOOK_INTERVAL", None, "... and the pause between them (5 s if "
+                                                                   "only WEBHOOK_ATTEMPTS is set)", unit="s",
+                                         type=float, check=at_least(0))
     webhook_timeout: float = env("WEBHOOK_TIMEOUT", 10.0, "time allowed for one webhook POST", unit="s",
                                  check=above(0))
     webhook_secret: str = env("WEBHOOK_SECRET", "", "space-separated `whsec_<base64>` secrets that sign every "
                                                     "webhook (Standard Webhooks; several while rotating); "
                                                     "empty: unsigned", secret=True, check=_webhook_secret)
+    state_write_retry: float = env("STATE_WRITE_RETRY", 60.0, "a worker retries a job state write this long "
+                                                              "through a Redis outage", unit="s",
+                                   check=at_least(0))
+    sweep_interval: float = env("SWEEP_INTERVAL", 15.0, "period of the sweeper (one elected worker process) "
+                                                        "that requeues or ends jobs nobody holds", unit="s",
+                                check=above(0))
+    job_hold_ttl: float = env("JOB_HOLD_TTL", 30.0, "a job no live worker holds this long is requeued; jobs "
+                                                    "end at most this long after complete_by", unit="s",
+                              check=above(0))
 
     # ---- broker
     broker_heartbeat_timeout_ms: int = env("BROKER_HEARTBEAT_TIMEOUT", 5000, "a worker silent this long is "
