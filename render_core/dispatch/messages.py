@@ -1,7 +1,8 @@
 """The messages the API and the workers exchange: actor names, queues and how each message is built.
 
 A job runs as ``run_job(job_id)`` on its task's queue (``Task.queue``); a
-webhook is ``deliver_webhook(job_id, url, body)`` on the ``webhooks`` queue.
+webhook attempt is ``deliver_webhook(job_id, attempt)`` on the ``webhooks`` queue
+(the URL and body wait in the job's webhook outbox).
 Both sides build messages here, so the names exist once.
 """
 
@@ -19,9 +20,9 @@ def run_job_message(queue_name: str, job_id: str) -> Message:
     return _message(queue_name, RUN_JOB, (job_id,))
 
 
-def webhook_message(job_id: str, url: str, body: dict) -> Message:
-    """``deliver_webhook(job_id, url, body)`` on the webhook queue."""
-    return _message(WEBHOOK_QUEUE, DELIVER_WEBHOOK, (job_id, url, body))
+def webhook_message(job_id: str, attempt: int) -> Message:
+    """``deliver_webhook(job_id, attempt)`` on the webhook queue; ``attempt`` counts from 1."""
+    return _message(WEBHOOK_QUEUE, DELIVER_WEBHOOK, (job_id, attempt))
 
 
 def _message(queue_name: str, actor_name: str, args: tuple) -> Message:

@@ -1,10 +1,11 @@
 """Submitting and finishing jobs: a record change and the message it implies, written together.
 
-``submit`` stores a queued job, its index entries and its ``run_job`` message in one
-MULTI/EXEC; ``submit_once`` does the same at most once per idempotency key;
-``finish`` moves a job to a terminal status, counts it and sends its webhook;
-``requeue`` sends ``run_job`` again for a job that goes back to the queue;
-``return_to_queue`` does both for a job a stopping worker gives back.
+``submit`` stores a queued job, its index entries (the owner's list, the open jobs) and its
+``run_job`` message in one MULTI/EXEC; ``submit_once`` does the same at most once per
+idempotency key; ``finish`` moves a job to a terminal status and writes its webhook to the
+outbox in one script (see :mod:`render_core.jobs.store`); ``requeue`` puts a running job back
+to ``queued`` with a new ``run_job`` message, also in one script; ``return_to_queue`` does the
+same for a job a stopping worker gives back.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from render_core.dispatch.broker import enqueue_in_pipeline
-from render_core.dispatch.messages import run_job_message, webhook_message
+from render_core.dispatch.broker import enqueue_in_pipeline, redis_id, with_redis_id
+from render_core.dispatch.messages import run_job_message
 from render_core.obs import metrics
 from render_core.sdk.task import Task
 
@@ -21,8 +22,8 @@ from . import status as st
 from .idempotency import TTL as IDEMPOTENCY_TTL
 from .idempotency import Claim
 from .index import JobIndex
-from .store import JobStore, outcome
-from .webhook_payload import payload
+from .keys import job_key
+from .store import JobStore
 
 
 class JobLifecycle:
@@ -43,7 +44,7 @@ class JobLifecycle:
 
     def submit(self, task: Task, params: dict, *, owner: str = "") -> dict:
         """Store a queued job and its ``run_job`` message in one MULTI/EXEC; returns the record."""
-        record = self.store.new_record(task.name, params, owner=owner)
+        record = self.store.new_record(task.name, params, owner=owner, queue=task.queue)
         with self.store.client.pipeline(transaction=True) as pipe:
             self._queue_submission(pipe, task, record)
             pipe.execute()
@@ -66,7 +67,7 @@ class JobLifecycle:
                     if stored is not None:
                         pipe.unwatch()
                         return claim.replay(stored), True
-                    record = self.store.new_record(task.name, params, owner=owner)
+                    record = self.store.new_record(task.name, params, owner=owner, queue=task.queue)
                     pipe.multi()
                     pipe.set(claim.redis_key, claim.value(record["id"]), ex=ttl)
                     self._queue_submission(pipe, task, record)
@@ -79,36 +80,30 @@ class JobLifecycle:
         raise redis.WatchError(f"idempotency key kept changing ({self.WATCH_RETRIES} tries)")
 
     def _queue_submission(self, pipe, task: Task, record: dict) -> None:
+        """The record (naming its message), its index entries and its run_job message, on ``pipe``."""
+        message = with_redis_id(run_job_message(task.queue, record["id"]))
+        record["message_id"] = redis_id(message)
         self.store.create(record, pipe)
         self.index.add(pipe, record)
-        enqueue_in_pipeline(self.broker, pipe, run_job_message(task.queue, record["id"]))
+        enqueue_in_pipeline(self.broker, pipe, message)
 
-    def requeue(self, task: Task, job_id: str) -> None:
-        """Send ``run_job`` for an existing job again (a retry on a fresh node)."""
-        self.broker.enqueue(run_job_message(task.queue, job_id))
+    def requeue(self, task: Task, job_id: str, **fields) -> bool:
+        """A running job goes back to ``queued`` with a new ``run_job`` message (a retry on a fresh node)."""
+        return self.store.requeue(job_id, run_job_message(task.queue, job_id), when=(st.RUNNING,), **fields)
 
     def return_to_queue(self, task: Task, job_id: str, reason: str) -> bool:
-        """Give a job back (a stopping worker): ``queued`` again with a fresh run time, and its
-        ``run_job`` message, in one MULTI/EXEC. Returns False when the job was no longer
-        running or queued (cancelled, ended): its message is then skipped by the worker that
-        takes it. ``attempts`` keeps the count of runs started.
+        """Give a job back (a stopping worker): ``queued`` again with a fresh run time and a new
+        ``run_job`` message, in one script. Returns False when the job was no longer running or
+        queued (cancelled, ended): its message is then skipped by the worker that takes it.
+        ``attempts`` keeps the count of runs started.
         """
-        with self.store.client.pipeline(transaction=True) as pipe:
-            self.store.transition(job_id, st.QUEUED, pipe=pipe, started_at=None, progress_message=reason)
-            self.store.update(job_id, when=(st.QUEUED,), pipe=pipe, progress_message=reason)
-            enqueue_in_pipeline(self.broker, pipe, run_job_message(task.queue, job_id))
-            moved, still_queued = pipe.execute()[:2]
-        return outcome(moved)[0] or outcome(still_queued)[0]
+        return self.store.requeue(job_id, run_job_message(task.queue, job_id), when=(st.RUNNING, st.QUEUED),
+                                  started_at=None, progress_message=reason)
 
     def finish(self, job_id: str, status: str, **fields) -> bool:
-        """Move a job to a terminal ``status``; on success count it and send its webhook."""
+        """Move a job to a terminal ``status`` with its webhook; on success count it."""
         applied, _ = self.store.transition(job_id, status, **fields)
-        if not applied:
-            return False
-        job = self.store.get(job_id)
-        if job is None:
-            return True
-        metrics.jobs_finished.labels(job.type, status).inc()
-        if job.notify_url:
-            self.broker.enqueue(webhook_message(job.id, job.notify_url, payload(job)))
-        return True
+        if applied:
+            job_type = self.store.retry.call(self.store.client.hget, job_key(job_id), "type")
+            metrics.jobs_finished.labels(job_type.decode() if job_type else "unknown", status).inc()
+        return applied

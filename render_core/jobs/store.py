@@ -1,9 +1,22 @@
-"""The job store: one Redis hash per job, every status change through ``transition``.
+"""The job store: one Redis hash per job, every status change through a Lua script.
 
-Keys are ``c3render:job:<id>`` and expire ``job_ttl`` seconds after creation.
-Changes run as Lua scripts so a status check and its write are one step: a
-terminal status is never overwritten by a late worker, and a deleted record is
-never recreated by a progress update.
+Keys are listed in :mod:`render_core.jobs.keys`; a record expires ``job_ttl``
+seconds after creation. Each change is one script, so a status check and its
+writes are one step: a terminal status is never overwritten by a late worker,
+a deleted record is never recreated by a progress update, and
+
+- the open-jobs index (ids of non-terminal jobs by ``complete_by``) changes with
+  the status, so the sweeper reads open jobs without a SCAN;
+- a terminal status, the job's webhook outbox entry and its first
+  ``deliver_webhook`` message are written together: no crash between them can
+  lose a webhook, and a job finished twice (a redelivery) owes one webhook;
+  the job id is published on ``FINISHED_CHANNEL`` (what waiting requests listen to);
+- a job goes back to ``queued`` together with its new ``run_job`` message, and
+  the record names that message (``message_id``), so older copies are skipped.
+
+A store built with a :class:`RedisRetry` (the workers') retries every call
+through a Redis blip; a retried terminal write that had already been applied
+counts as applied (an operation token on the record tells).
 """
 
 from __future__ import annotations
@@ -16,17 +29,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from dramatiq import Message
+
+from render_core.dispatch.broker import messages_key, queue_key, redis_id, with_redis_id
+from render_core.dispatch.messages import WEBHOOK_QUEUE, webhook_message
+from render_core.net.redis_retry import NO_RETRY, RedisRetry
 
 from . import status as st
+from .keys import FINISHED_CHANNEL, HELD_JOBS, KEY_PREFIX, OPEN_JOBS, WEBHOOKS_DUE, job_key, outbox_key
+from .webhook_payload import payload_for
 
-KEY_PREFIX = "c3render:job:"
-#: Pub/sub channel on which every move to a terminal status publishes the job id.
-FINISHED_CHANNEL = "c3render:jobs:finished"
+__all__ = ["FINISHED_CHANNEL", "KEY_PREFIX", "Job", "JobStore", "job_key", "new_job_id", "valid_job_id"]
+
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-#: KEYS[1] job key; KEYS[2] (optional) a channel to publish the job id on when applied;
-#: ARGV[1] new status or "" (fields only); ARGV[2] JSON list of statuses the job must be in;
-#: ARGV[3..] field/value pairs. Returns {applied, current}.
+#: Seconds an owed webhook's first attempt may take before the outbox sends it again (its message
+#: was lost, or the worker posting it died): ``claim_seconds(WEBHOOK_TIMEOUT)``.
+DEFAULT_WEBHOOK_CLAIM = 30.0
+
+#: KEYS[1] job key; ARGV[1] new status or "" (fields only); ARGV[2] JSON list of
+#: statuses the job must be in; ARGV[3..] field/value pairs. Returns {applied, current}.
 _UPDATE_IF = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
@@ -35,11 +57,84 @@ for _, s in ipairs(allowed) do
   if s == current then
     if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[1]) end
     if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-    if KEYS[2] then redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id')) end
     return {1, current}
   end
 end
 return {0, current}
+"""
+
+#: The terminal transition with its outbox. KEYS: job, open jobs, webhooks due, outbox, webhook
+#: queue list, webhook queue messages, the channel the job id is published on. ARGV: [1] status, [2] JSON statuses it may come from,
+#: [3] operation token, [4] job id, [5] now, [6] when the outbox may resend (unix s), [7] outbox
+#: ttl (s), [8] webhook body JSON, [9] webhook message id, [10] webhook message, [11..] fields.
+#: Returns {applied, status before}.
+_FINISH = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, ''} end
+local allowed = false
+for _, s in ipairs(cjson.decode(ARGV[2])) do
+  if s == current then allowed = true end
+end
+if not allowed then
+  if redis.call('HGET', KEYS[1], 'op') == ARGV[3] then return {1, current} end
+  return {0, current}
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'op', ARGV[3])
+if #ARGV > 10 then redis.call('HSET', KEYS[1], unpack(ARGV, 11)) end
+redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('PUBLISH', KEYS[7], ARGV[4])
+local params = cjson.decode(redis.call('HGET', KEYS[1], 'params') or '{}')
+local url = params['notify_url']
+if type(url) == 'string' and url ~= '' then
+  redis.call('HSET', KEYS[4], 'url', url, 'body', ARGV[8], 'task', redis.call('HGET', KEYS[1], 'type'),
+             'attempts', 0)
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
+  redis.call('HSET', KEYS[1], 'webhook', 'pending', 'webhook_next_at', ARGV[5])
+  redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
+  redis.call('RPUSH', KEYS[5], ARGV[9])
+end
+return {1, current}
+"""
+
+#: Back to ``queued`` with a new run_job message. KEYS: job, held jobs, queue list, queue messages.
+#: ARGV: [1] job id, [2] JSON statuses the job must be in, [3] message id the job must name ("" =
+#: any), [4] now, [5] new message id, [6] new message, [7] "front" or "back", [8] "sweep" (also
+#: require: not held by a live worker, old message not waiting in the queue; its body is dropped)
+#: or "", [9..] fields. Returns {applied, status before}.
+_REQUEUE = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, ''} end
+local allowed = false
+for _, s in ipairs(cjson.decode(ARGV[2])) do
+  if s == current then allowed = true end
+end
+if not allowed then return {0, current} end
+local old = redis.call('HGET', KEYS[1], 'message_id') or ''
+if ARGV[3] ~= '' and old ~= ARGV[3] then return {0, current} end
+if ARGV[8] == 'sweep' then
+  local held = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if held and tonumber(held) > tonumber(ARGV[4]) then return {0, current} end
+  if old ~= '' then
+    if redis.call('LPOS', KEYS[3], old) then return {0, current} end
+    redis.call('HDEL', KEYS[4], old)
+  end
+end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'message_id', ARGV[5])
+if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
+redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
+if ARGV[7] == 'front' then
+  redis.call('LPUSH', KEYS[3], ARGV[5])
+else
+  redis.call('RPUSH', KEYS[3], ARGV[5])
+end
+return {1, current}
+"""
+
+#: Delete a record and take it out of the open index. KEYS: job, open jobs; ARGV[1] job id.
+_DELETE = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
 """
 
 
@@ -51,13 +146,13 @@ def valid_job_id(job_id: str) -> bool:
     return bool(JOB_ID.match(job_id))
 
 
-def job_key(job_id: str) -> str:
-    return KEY_PREFIX + job_id
-
-
 @dataclass
 class Job:
-    """A job record as stored; times are unix seconds (float)."""
+    """A job record as stored; times are unix seconds (float).
+
+    ``queue``: the task queue its run_job messages go to; ``message_id``: the
+    Redis id of its current run_job message (older copies are stale).
+    """
 
     id: str
     type: str
@@ -79,6 +174,9 @@ class Job:
     webhook: str | None = None
     webhook_attempts: int = 0
     webhook_error: str | None = None
+    webhook_next_at: float | None = None
+    queue: str | None = None
+    message_id: str | None = None
     owner: str = ""
 
     @property
@@ -117,7 +215,10 @@ class Job:
             progress_message=data.get("progress_message") or None,
             attempts=int(data.get("attempts") or 0), webhook=data.get("webhook") or None,
             webhook_attempts=int(data.get("webhook_attempts") or 0),
-            webhook_error=data.get("webhook_error") or None, owner=data.get("owner", ""),
+            webhook_error=data.get("webhook_error") or None,
+            webhook_next_at=number("webhook_next_at"),
+            queue=data.get("queue") or None, message_id=data.get("message_id") or None,
+            owner=data.get("owner", ""),
         )
 
 
@@ -134,68 +235,109 @@ def _encode(fields: dict[str, Any]) -> list:
 
 def outcome(result) -> tuple[bool, str | None]:
     """(applied, previous status) of a conditional change, from its script's answer."""
-    applied, current = result
+    applied, current = result[0], result[1]
     return bool(applied), (current.decode() or None) if isinstance(current, bytes) else (current or None)
 
 
 class JobStore:
-    """Reads and changes job records in Redis."""
+    """Reads and changes job records in Redis.
 
-    def __init__(self, client: redis.Redis, ttl: int):
-        """``ttl``: seconds a record lives after creation."""
+    Parameters:
+      client: the Redis client.
+      ttl: seconds a record (and an owed webhook) lives after creation.
+      retry: how long calls are retried through a Redis blip (default: not at all).
+      webhook_claim: seconds before an owed webhook whose first attempt did not report is sent again.
+    """
+
+    def __init__(self, client: redis.Redis, ttl: int, retry: RedisRetry = NO_RETRY,
+                 webhook_claim: float = DEFAULT_WEBHOOK_CLAIM):
         self.client = client
         self.ttl = ttl
+        self.retry = retry
+        self.webhook_claim = webhook_claim
         self._update_if = client.register_script(_UPDATE_IF)
+        self._finish = client.register_script(_FINISH)
+        self._requeue = client.register_script(_REQUEUE)
+        self._delete = client.register_script(_DELETE)
 
-    def new_record(self, task: str, params: dict, *, now: float | None = None, owner: str = "") -> dict:
-        """The fields of a fresh queued job (not yet stored); ``owner`` is the submitting key's name."""
+    def new_record(self, task: str, params: dict, *, now: float | None = None, owner: str = "",
+                   queue: str | None = None) -> dict:
+        """The fields of a fresh queued job (not yet stored); ``owner`` is the submitting key's name,
+        ``queue`` the task's queue."""
         now = time.time() if now is None else now
         return {
             "id": new_job_id(), "type": task, "status": st.QUEUED, "params": params,
             "created_at": now, "complete_by": now + params["complete_in"], "max_time": params["max_time"],
             "attempts": 0, "webhook": "pending" if params.get("notify_url") else "", "owner": owner,
+            "queue": queue or "",
         }
 
     def create(self, record: dict, pipe) -> None:
-        """Queue the writes that store ``record`` on ``pipe`` (a Redis pipeline)."""
+        """Queue the writes that store ``record`` and index it as open on ``pipe`` (a Redis pipeline)."""
         key = job_key(record["id"])
         pipe.hset(key, mapping=dict(zip(*[iter(_encode(record))] * 2)))
         pipe.expire(key, self.ttl)
+        pipe.zadd(OPEN_JOBS, {record["id"]: record["complete_by"]})
 
     def get(self, job_id: str) -> Job | None:
-        raw = self.client.hgetall(job_key(job_id))
+        raw = self.retry.call(self.client.hgetall, job_key(job_id))
         return Job.from_hash(raw) if raw else None
 
     def status(self, job_id: str) -> str | None:
-        value = self.client.hget(job_key(job_id), "status")
+        value = self.retry.call(self.client.hget, job_key(job_id), "status")
         return value.decode() if value else None
 
     def transition(self, job_id: str, new_status: str, *, pipe=None, **fields) -> tuple[bool, str | None]:
         """Move the job to ``new_status`` if allowed; returns (applied, previous status).
 
+        A terminal status also leaves the open index and, when the job has a
+        ``notify_url``, writes its webhook outbox entry and first delivery message.
         With ``pipe`` (a Redis pipeline) the change is only queued on it: read its
         outcome with :func:`outcome` from the pipeline's results.
         """
-        allowed = sorted(st.ALLOWED_FROM[new_status])
-        if new_status in st.TERMINAL:
-            fields.setdefault("finished_at", time.time())
-        keys = [job_key(job_id), FINISHED_CHANNEL] if new_status in st.TERMINAL else [job_key(job_id)]
-        result = self._update_if(keys=keys, args=[new_status, json.dumps(allowed), *_encode(fields)], client=pipe)
-        return (False, None) if pipe is not None else outcome(result)
+        allowed = json.dumps(sorted(st.ALLOWED_FROM[new_status]))
+        if new_status not in st.TERMINAL:
+            return self._run(self._update_if, [job_key(job_id)], [new_status, allowed, *_encode(fields)], pipe)
+        now = time.time()
+        fields.setdefault("finished_at", now)
+        body = json.dumps(payload_for(job_id, new_status, fields))
+        message = with_redis_id(webhook_message(job_id, 1))
+        keys = [job_key(job_id), OPEN_JOBS, WEBHOOKS_DUE, outbox_key(job_id), queue_key(WEBHOOK_QUEUE),
+                messages_key(WEBHOOK_QUEUE), FINISHED_CHANNEL]
+        args = [new_status, allowed, uuid.uuid4().hex, job_id, now, now + self.webhook_claim, self.ttl, body,
+                redis_id(message), message.encode(), *_encode(fields)]
+        return self._run(self._finish, keys, args, pipe)
 
     def update(self, job_id: str, *, when: tuple[str, ...] = (st.RUNNING,), pipe=None, **fields) -> bool:
         """Write ``fields`` only while the job is in one of ``when``; never recreates a record.
 
         With ``pipe`` the write is only queued (see :meth:`transition`).
         """
-        result = self._update_if(keys=[job_key(job_id)], args=["", json.dumps(list(when)), *_encode(fields)],
-                                 client=pipe)
-        return False if pipe is not None else outcome(result)[0]
+        return self._run(self._update_if, [job_key(job_id)], ["", json.dumps(list(when)), *_encode(fields)],
+                         pipe)[0]
 
-    def record_webhook(self, job_id: str, outcome: str, attempts: int, error: str = "") -> bool:
-        """Store the webhook delivery outcome (pending, delivered, failed) whatever the status."""
-        return self.update(job_id, when=st.ALL, webhook=outcome,
-                           webhook_attempts=attempts, webhook_error=error)
+    def _run(self, script, keys: list, args: list, pipe) -> tuple[bool, str | None]:
+        """Run ``script`` now (retried) and return its outcome, or queue it on ``pipe``: (False, None)."""
+        if pipe is not None:
+            script(keys=keys, args=args, client=pipe)
+            return False, None
+        return outcome(self.retry.call(script, keys=keys, args=args))
+
+    def requeue(self, job_id: str, message: Message, *, when: tuple[str, ...], expect_message_id: str = "",
+                sweep: bool = False, **fields) -> bool:
+        """Put the job back to ``queued`` with ``message`` (a run_job message), if it is in one of ``when``.
+
+        ``expect_message_id``: only if the job still names that message. ``sweep``: only if no
+        live worker holds the job and its message is not waiting in the queue; the new message
+        goes to the front of the queue (the job has waited already), otherwise to the back.
+        """
+        message = message if "redis_message_id" in message.options else with_redis_id(message)
+        keys = [job_key(job_id), HELD_JOBS, queue_key(message.queue_name), messages_key(message.queue_name)]
+        args = [job_id, json.dumps(list(when)), expect_message_id, time.time(), redis_id(message),
+                message.encode(), "front" if sweep else "back", "sweep" if sweep else "", *_encode(fields)]
+        applied, _ = self.retry.call(self._requeue, keys=keys, args=args)
+        return bool(applied)
 
     def delete(self, job_id: str) -> bool:
-        return bool(self.client.delete(job_key(job_id)))
+        """Delete the record (an owed webhook is still delivered)."""
+        return bool(self.retry.call(self._delete, keys=[job_key(job_id), OPEN_JOBS], args=[job_id]))

@@ -94,7 +94,6 @@ def test_update_writes_only_in_allowed_statuses_and_never_recreates(store):
     assert store.get(job_id).progress == 0.5
     store.delete(job_id)
     assert not store.update(job_id, progress=0.9)
-    assert not store.record_webhook(job_id, "delivered", 1)
     assert store.client.exists(f"c3render:job:{job_id}") == 0
 
 
