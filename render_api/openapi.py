@@ -56,9 +56,18 @@ STATUS_SCHEMA = {
         "created_at": _TIMESTAMP, "started_at": _TIMESTAMP, "finished_at": _TIMESTAMP, "complete_by": _TIMESTAMP,
         "metadata": {"type": "object", "description": "What ran (node, engine, sizes), by task."},
         "webhook": {"type": "object", "required": ["status", "attempts"], "additionalProperties": False,
-                    "description": "Delivery of the webhook to notify_url.",
-                    "properties": {"status": {"type": "string"}, "attempts": {"type": "integer", "minimum": 0},
-                                   "error": {"type": "string"}}},
+                    "description": "Delivery of the webhook to notify_url. Every attempt carries the same "
+                                   "`webhook-id` header: the job id.",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["pending", "retrying", "delivered", "failed"],
+                                   "description": "pending: not attempted yet (or first attempt in flight); "
+                                                  "retrying: an attempt failed and another is scheduled; "
+                                                  "delivered: a 2xx answer; failed: every attempt of the "
+                                                  "schedule failed."},
+                        "attempts": {"type": "integer", "minimum": 0, "description": "Attempts made so far."},
+                        "error": {"type": "string", "description": "Why the last attempt failed."},
+                        "next_attempt_at": {**_TIMESTAMP, "description": "When the next attempt is due "
+                                                                         "(pending or retrying)."}}},
         "owner": {"type": "string", "description": "Name of the API key that submitted the job."},
         "result": {"$ref": "#/components/schemas/Result"},
     },

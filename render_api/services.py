@@ -15,6 +15,7 @@ from render_core.dispatch.broker import build_broker
 from render_core.jobs.index import JobIndex
 from render_core.jobs.lifecycle import JobLifecycle
 from render_core.jobs.store import JobStore
+from render_core.jobs.webhook_outbox import claim_seconds
 from render_core.net.redis_client import connect
 from render_core.net.storage import Storage
 from render_core.net.upload_urls import UploadUrls
@@ -38,7 +39,7 @@ class ApiServices:
         self.settings = settings
         self.registry = registry
         self.redis = client or connect(settings.redis_url, max_connections=REDIS_CONNECTIONS)
-        self.jobs = JobStore(self.redis, settings.job_ttl)
+        self.jobs = JobStore(self.redis, settings.job_ttl, webhook_claim=claim_seconds(settings.webhook_timeout))
         self.index = JobIndex(self.redis, settings.job_ttl)
         self.broker = build_broker(settings, self.redis)
         self.lifecycle = JobLifecycle(self.jobs, self.broker, self.index)

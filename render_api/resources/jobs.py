@@ -13,6 +13,7 @@ import falcon
 
 from render_core.jobs import status as st
 from render_core.jobs.store import Job, valid_job_id
+from render_core.jobs.webhook_outbox import PENDING, RETRYING
 from render_core.sdk.schema import Boolean, Schema, String
 
 from ..body import read_json
@@ -62,9 +63,7 @@ def status_body(job: Job) -> dict:
     if job.metadata:
         body["metadata"] = job.metadata
     if job.webhook:
-        body["webhook"] = {"status": job.webhook, "attempts": job.webhook_attempts}
-        if job.webhook_error:
-            body["webhook"]["error"] = job.webhook_error
+        body["webhook"] = webhook_view(job)
     if job.owner:
         body["owner"] = job.owner
     if job.status == st.SUCCESS:
@@ -111,6 +110,16 @@ class StatusResource(JobLookup):
     def on_get(self, req, resp, job_id: str) -> None:
         principal = principal_of(req)
         self.respond_waiting(req, resp, self.load(job_id, principal), principal)
+
+
+def webhook_view(job: Job) -> dict:
+    """The delivery outcome of the job's webhook: status, attempts made, last error, next attempt time."""
+    view = {"status": job.webhook, "attempts": job.webhook_attempts}
+    if job.webhook_error:
+        view["error"] = job.webhook_error
+    if job.webhook in (PENDING, RETRYING) and job.webhook_next_at is not None:
+        view["next_attempt_at"] = _iso(job.webhook_next_at)
+    return view
 
 
 class ResultResource(JobLookup):

@@ -42,7 +42,7 @@ def boot() -> WorkerServices:
     services.storage.ensure_bucket()
     services.storage.ensure_upload_expiry(settings.upload_expiry_days)
     metrics.declare_series(registry.tasks.values(), STATES)
-    services.broker.add_middleware(ProcessThreads(services.monitor()))
+    services.broker.add_middleware(ProcessThreads(services.background()))
     dramatiq.set_broker(services.broker)
     log.info("worker ready: tasks %s, queues %s", sorted(registry.tasks),
              sorted(services.broker.get_declared_queues()))

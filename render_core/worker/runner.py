@@ -2,7 +2,9 @@
 
 Marks the job running, calls the plugin's ``run(ctx, params)`` with a
 :class:`TaskContext`, uploads a media output, and ends the job with exactly one
-terminal status. Whatever the task raises, the job never stays ``running``.
+terminal status. Whatever the task raises, the job never stays ``running``:
+state writes are retried through a Redis blip (``STATE_WRITE_RETRY``), and a
+job whose worker gave up or died is requeued or ended by the sweeper.
 When the worker is shutting down the job goes back to the queue instead (see
 :mod:`render_core.worker.middleware.shutdown`): a job not started yet at once,
 a running one when the drain is over.
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from typing import Callable
 
+import redis
 from dramatiq.middleware import Shutdown, TimeLimitExceeded
 
 from render_core.config.settings import Settings
@@ -158,11 +161,8 @@ class Runner:
 
     def _retry_on_fresh_node(self, task: Task, job_id: str, error: str) -> None:
         """Put the job back in its queue; the lease middleware stops the failed node after this returns."""
-        applied, _ = self.jobs.transition(job_id, st.QUEUED,
-                                          progress_message=f"retrying after a node failure: {error}")
-        if applied:
+        if self.lifecycle.requeue(task, job_id, progress_message=f"retrying after a node failure: {error}"):
             log.warning("job %s: GPU node failed (%s); retrying on a fresh node", job_id, error)
-            self.lifecycle.requeue(task, job_id)
 
     def _store_file(self, ctx: TaskContext, output: FileOutput) -> dict:
         path = Path(output.path)
@@ -190,10 +190,17 @@ class Runner:
                             should_stop=should_stop).path
 
         def reporter(fraction, message):
-            jobs.update(job.id, progress=round(fraction, 4), progress_message=message)
+            try:
+                jobs.update(job.id, progress=round(fraction, 4), progress_message=message)
+            except redis.RedisError as exc:  # progress is informative: the job goes on without it
+                log.warning("job %s: progress not recorded: %s", job.id, exc)
 
         def is_cancelled():
-            return jobs.status(job.id) != st.RUNNING
+            try:
+                return jobs.status(job.id) != st.RUNNING
+            except redis.RedisError as exc:  # unknown: keep working, the next check asks again
+                log.warning("job %s: cancellation not checked: %s", job.id, exc)
+                return False
 
         @contextmanager
         def timer(stage):

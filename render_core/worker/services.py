@@ -1,8 +1,9 @@
 """The worker's composition root: everything a worker process needs, built once.
 
-The job store, the broker with its middleware stack, the GPU pool and lease
-(unless the provider is unlimited), the runner, webhook delivery and the two
-actors. The API builds its own, smaller set (``render_api.services``).
+The job store (retrying through Redis blips), the broker with its middleware
+stack, the GPU pool and lease (unless the provider is unlimited), the runner,
+webhook delivery, the two actors and the background loops (job holds, webhook
+pump, sweeper, GPU monitor). The API builds its own, smaller set (``render_api.services``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from render_core.gpu.monitor import Monitor, MonitorPolicy
 from render_core.gpu.pool import GpuPool, PoolPolicy
 from render_core.jobs.lifecycle import JobLifecycle
 from render_core.jobs.store import JobStore
+from render_core.jobs.webhook_outbox import WebhookOutbox, claim_seconds
+from render_core.jobs.webhook_schedule import WebhookSchedule
 from render_core.net.http import AddressPolicy
+from render_core.net.redis_retry import RedisRetry
 from render_core.net.redis_client import connect
 from render_core.net.storage import Storage
 from render_core.sdk.registry import Registry
 
 from .current_job import CurrentJob
-from .middleware import Deadline, GpuLease, GracefulShutdown, StageMetrics
+from .job_holds import JobHolds
+from .middleware import Deadline, GpuLease, GracefulShutdown, JobHold, StageMetrics
 from .runner import Runner
-from .webhook_delivery import WebhookDelivery
+from .sweeper import Sweeper, SweepPolicy
+from .webhook_delivery import WebhookDelivery, WebhookPump
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +50,14 @@ class WorkerServices:
         self.settings = settings
         self.registry = registry
         self.redis = client or connect(settings.redis_url)
-        self.jobs = JobStore(self.redis, settings.job_ttl)
+        self.retry = RedisRetry(settings.state_write_retry)
+        self.jobs = JobStore(self.redis, settings.job_ttl, retry=self.retry,
+                             webhook_claim=claim_seconds(settings.webhook_timeout))
+        self.outbox = WebhookOutbox(self.redis, retry=self.retry)
+        self.webhook_schedule = WebhookSchedule.from_settings(settings)
         self.url_policy = AddressPolicy(allow_loopback=settings.allow_loopback_urls)
         self.current_job = CurrentJob(self.jobs)
+        self.holds = JobHolds(self.redis, settings.job_hold_ttl)
         self.pool = self._build_pool()
         self.lease = GpuLease(registry, self.current_job, self._finish, self.pool,
                               queue_length=lambda queue: self.redis.llen(f"{NAMESPACE}:{queue}"),
@@ -57,13 +68,15 @@ class WorkerServices:
         self.runner = Runner(settings=settings, registry=registry, lifecycle=self.lifecycle, lease=self.lease,
                              storage=lambda: self.storage, url_policy=self.url_policy,
                              draining=self.shutdown.draining, stopping=self.shutdown.stopping)
-        self.webhooks = WebhookDelivery(settings=settings, jobs=self.jobs, url_policy=self.url_policy)
+        self.webhooks = WebhookDelivery(outbox=self.outbox, schedule=self.webhook_schedule,
+                                        timeout=settings.webhook_timeout, url_policy=self.url_policy,
+                                        secrets=settings.webhook_keys())
         self.run_job = dramatiq.actor(self._run_job, broker=self.broker, actor_name=RUN_JOB,
-                                      queue_name="task.default", max_retries=0, deadline=True,
+                                      queue_name="task.default", max_retries=0, job_hold=True, deadline=True,
                                       stage_metrics=True, gpu_lease=True, requeue_on_shutdown=True)
         self.deliver_webhook = dramatiq.actor(self.webhooks.deliver, broker=self.broker,
                                               actor_name=DELIVER_WEBHOOK, queue_name=WEBHOOK_QUEUE,
-                                              max_retries=settings.webhook_attempts - 1)
+                                              max_retries=0)
         for task in registry.tasks.values():
             self.broker.declare_queue(task.queue)
 
@@ -76,7 +89,8 @@ class WorkerServices:
         its message (a GPU lease wait included).
         """
         deadline = Deadline(self.current_job, self._finish, self.settings.max_render_time)
-        return [CurrentMessage(), self.shutdown, deadline, StageMetrics(self.current_job), self.lease, TimeLimit(),
+        return [CurrentMessage(), self.shutdown, JobHold(self.holds), deadline, StageMetrics(self.current_job),
+                self.lease, TimeLimit(),
                 Retries(max_retries=0)]
 
     def _finish(self, job_id: str, status: str, **fields) -> bool:
@@ -104,6 +118,20 @@ class WorkerServices:
         if provider.unlimited:
             return None
         return GpuPool(self.redis, provider, PoolPolicy.from_settings(self.settings))
+
+    def background(self) -> list:
+        """This process's background loops, started once its workers are up: the job holds, the
+        webhook pump, the sweeper (it sweeps while this process leads) and the GPU monitor."""
+        s = self.settings
+        loops = [self.holds, WebhookPump(self.outbox, self.broker, self.webhook_schedule, s.webhook_timeout),
+                 Sweeper(self.lifecycle, SweepPolicy(interval=s.sweep_interval, grace=s.job_hold_ttl),
+                         queue_of=self._queue_of)]
+        monitor = self.monitor()
+        return loops + ([monitor] if monitor is not None else [])
+
+    def _queue_of(self, task_name: str) -> str | None:
+        task = self.registry.get(task_name)
+        return task.queue if task is not None else None
 
     def monitor(self) -> Monitor | None:
         """The pool monitor for this process (started by workers), or None without a pool."""

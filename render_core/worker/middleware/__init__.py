@@ -2,7 +2,8 @@
 
 from .deadline import Deadline
 from .gpu_lease import GpuLease
+from .job_hold import JobHold
 from .shutdown import GracefulShutdown
 from .stage_metrics import StageMetrics
 
-__all__ = ["Deadline", "GpuLease", "GracefulShutdown", "StageMetrics"]
+__all__ = ["Deadline", "GpuLease", "GracefulShutdown", "JobHold", "StageMetrics"]

@@ -2,8 +2,10 @@
 
 A queued job whose ``complete_by`` has passed is skipped and marked
 ``expired`` (with its webhook); a job already terminal (a redelivery) is
-skipped. A job that runs gets the Dramatiq ``time_limit`` option set to
-min(max_time capped by MAX_RENDER_TIME, complete_by - now), in ms, so
+skipped, and so is a message the job no longer names (the job was queued again
+with a new message; this copy is stale). A job that runs gets the Dramatiq
+``time_limit`` option set to min(max_time capped by MAX_RENDER_TIME,
+complete_by - now), in ms, so
 :class:`dramatiq.middleware.TimeLimit` interrupts it; the runner then marks it
 ``timed_out``. Actors opt in with the actor option ``deadline=True``.
 """
@@ -42,6 +44,10 @@ class Deadline(Middleware):
         job = self.current_job.get(message)
         if job is None or job.terminal:
             log.info("skipping job %s: %s", job_id, "record gone" if job is None else f"already {job.status}")
+            raise SkipMessage(job_id)
+        current = message.options.get("redis_message_id")
+        if job.message_id and current and current != job.message_id:
+            log.info("skipping a stale message of job %s: the job was queued again", job_id)
             raise SkipMessage(job_id)
         now = time.time()
         if now >= job.complete_by:

@@ -1,7 +1,9 @@
 """Starts the worker process's background threads once its workers are up, stops them at shutdown.
 
-The heartbeat, and the GPU pool monitor when there is a pool. Nothing starts
-on import: Dramatiq calls these hooks in each worker process.
+The heartbeat, plus what the worker services hand over: the job holds, the
+webhook pump, the sweeper and, when there is a pool, the GPU monitor. Each runs
+in every worker process, whatever the GPU provider. Nothing starts on import:
+Dramatiq calls these hooks in each worker process.
 """
 
 from __future__ import annotations
@@ -15,20 +17,22 @@ from ..heartbeat import Heartbeat
 
 class ProcessThreads(Middleware):
     """Parameters:
-      monitor: the pool monitor to run in this process, or None.
+      loops: objects with ``start()`` and ``stop()``; one with ``attach(worker)`` is given the Dramatiq worker.
     """
 
-    def __init__(self, monitor=None):
-        self.monitor = monitor
+    def __init__(self, loops=()):
+        self.loops = list(loops)
         self.heartbeat = Heartbeat()
 
     def after_worker_boot(self, broker, worker):
         metrics.worker_threads.set(worker.worker_threads)
         self.heartbeat.start()
-        if self.monitor is not None:
-            self.monitor.start()
+        for loop in self.loops:
+            if hasattr(loop, "attach"):
+                loop.attach(worker)
+            loop.start()
 
     def before_worker_shutdown(self, broker, worker):
         self.heartbeat.stop()
-        if self.monitor is not None:
-            self.monitor.stop()
+        for loop in self.loops:
+            loop.stop()
