@@ -166,14 +166,17 @@ def find_redis_server() -> str:
 
 
 class RedisServer(_ServerProcess):
-    """A ``redis-server`` on 127.0.0.1 with no RDB snapshots; ``appendonly=True`` keeps data in an AOF."""
+    """A ``redis-server`` on 127.0.0.1 with no RDB snapshots; ``appendonly=True`` keeps data in an AOF,
+    fsynced per ``appendfsync`` (``everysec``, ``always`` or ``no``)."""
 
     name = "redis-server"
     log_name = "redis.log"
 
-    def __init__(self, data_dir: Path, port: int | None = None, appendonly: bool = False) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, appendonly: bool = False,
+                 appendfsync: str = "everysec") -> None:
         super().__init__(data_dir, port)
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
 
     @property
     def url(self) -> str:
@@ -183,7 +186,7 @@ class RedisServer(_ServerProcess):
         return [
             find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
             "--dir", str(self.data_dir.resolve()), "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", self.appendfsync,
         ]
 
     def _is_ready(self) -> bool:

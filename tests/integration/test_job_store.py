@@ -1,19 +1,52 @@
-"""The job store against a real Redis: transitions, terminal protection, expiry."""
+"""The job store against a real Redis: transitions, terminal protection, expiry, the open-jobs
+index, the webhook outbox written with the terminal status, requeues and their fencing."""
 
 import itertools
+import json
 
 import pytest
 import redis
+from dramatiq import Message
 
+from render_core.config.settings import Settings
+from render_core.devtools.devservices import RedisServer
+from render_core.dispatch.broker import build_broker
+from render_core.dispatch.messages import RUN_JOB, run_job_message
 from render_core.jobs import status as st
+from render_core.jobs.keys import HELD_JOBS, OPEN_JOBS, WEBHOOKS_DUE, job_key, outbox_key
+from render_core.jobs.lifecycle import JobLifecycle
 from render_core.jobs.store import JobStore
+from render_core.net.redis_retry import RedisRetry
+from render_core.sdk.schema import Schema
+from render_core.sdk.task import Task, TextOutput
 
 PARAMS = {"complete_in": 3600, "max_time": 1200, "notify_url": None}
+HOOK = "http://127.0.0.1:9/hook"
+TASK = Task(name="echo", schema=Schema({}), run=lambda ctx, params: TextOutput(""), output="text")
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory):
+    """A Redis of its own: no worker of the shared stack sweeps these records."""
+    with RedisServer(tmp_path_factory.mktemp("store-redis")) as server:
+        yield server
 
 
 @pytest.fixture
-def store(redis_server):
-    return JobStore(redis.Redis.from_url(redis_server.url), ttl=100)
+def client(private_redis):
+    client = redis.Redis.from_url(private_redis.url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def store(client):
+    return JobStore(client, ttl=100)
+
+
+@pytest.fixture
+def lifecycle(store):
+    return JobLifecycle(store, build_broker(Settings(), store.client))
 
 
 def create(store, params=PARAMS):
@@ -100,3 +133,103 @@ def test_update_writes_only_in_allowed_statuses_and_never_recreates(store):
 def test_missing_job(store):
     assert store.get("00000000-0000-4000-8000-000000000000") is None
     assert store.transition("00000000-0000-4000-8000-000000000000", st.RUNNING) == (False, None)
+
+
+def _messages(client, queue):
+    """Decoded messages waiting on ``queue``, in queue order."""
+    ids = client.lrange(f"dramatiq:{queue}", 0, -1)
+    return [Message.decode(client.hget(f"dramatiq:{queue}.msgs", mid)) for mid in ids]
+
+
+def test_submit_indexes_the_job_as_open_and_names_its_message(lifecycle, client):
+    record = lifecycle.submit(TASK, dict(PARAMS))
+    assert client.zscore(OPEN_JOBS, record["id"]) == pytest.approx(record["complete_by"])
+    job = lifecycle.store.get(record["id"])
+    (message,) = _messages(client, TASK.queue)
+    assert (message.actor_name, list(message.args)) == (RUN_JOB, [record["id"]])
+    assert job.message_id == message.options["redis_message_id"] and job.queue == TASK.queue
+
+
+def test_terminal_status_writes_outbox_and_first_attempt_together(lifecycle, client):
+    job_id = lifecycle.submit(TASK, {**PARAMS, "notify_url": HOOK})["id"]
+    lifecycle.store.transition(job_id, st.RUNNING)
+    assert lifecycle.finish(job_id, st.SUCCESS, text="done")
+    assert client.zscore(OPEN_JOBS, job_id) is None
+    entry = client.hgetall(outbox_key(job_id))
+    assert entry[b"url"].decode() == HOOK and entry[b"attempts"] == b"0"
+    assert json.loads(entry[b"body"]) == {"id": job_id, "status": "success", "text": "done"}
+    assert client.zscore(WEBHOOKS_DUE, job_id) is not None
+    (message,) = _messages(client, "webhooks")
+    assert (message.actor_name, list(message.args)) == ("deliver_webhook", [job_id, 1])
+    assert lifecycle.store.get(job_id).webhook == "pending"
+    # a redelivered job that already finished owes no second webhook
+    assert not lifecycle.finish(job_id, st.FAILED, error="late")
+    assert not lifecycle.finish(job_id, st.SUCCESS, text="again")
+    assert len(_messages(client, "webhooks")) == 1
+    assert json.loads(client.hget(outbox_key(job_id), "body"))["text"] == "done"
+
+
+def test_terminal_status_without_notify_url_owes_no_webhook(lifecycle, client):
+    job_id = lifecycle.submit(TASK, dict(PARAMS))["id"]
+    assert lifecycle.finish(job_id, st.CANCELLED, error="stop")
+    assert not client.exists(outbox_key(job_id)) and client.zcard(WEBHOOKS_DUE) == 0
+    assert _messages(client, "webhooks") == []
+
+
+class _ReplyLostOnce(RedisRetry):
+    """Runs the call, drops its reply as a broken connection would, and runs it again."""
+
+    def call(self, fn, *args, **kwargs):
+        fn(*args, **kwargs)
+        return fn(*args, **kwargs)
+
+
+def test_a_retried_terminal_write_whose_reply_was_lost_counts_as_applied(client):
+    store = JobStore(client, ttl=100, retry=_ReplyLostOnce(budget=1))
+    lifecycle = JobLifecycle(store, build_broker(Settings(), client))
+    job_id = lifecycle.submit(TASK, {**PARAMS, "notify_url": HOOK})["id"]
+    assert store.transition(job_id, st.CANCELLED, error="stop") == (True, "cancelled")
+    assert len(_messages(client, "webhooks")) == 1
+
+
+def test_requeue_replaces_the_message_and_fences_the_old_one(lifecycle, client):
+    job_id = lifecycle.submit(TASK, dict(PARAMS))["id"]
+    first = lifecycle.store.get(job_id).message_id
+    client.lpop(f"dramatiq:{TASK.queue}")                   # a worker fetched it
+    lifecycle.store.transition(job_id, st.RUNNING)
+    assert lifecycle.requeue(TASK, job_id, progress_message="node failed")
+    job = lifecycle.store.get(job_id)
+    assert job.status == st.QUEUED and job.message_id != first and job.progress_message == "node failed"
+    assert [m.options["redis_message_id"] for m in _messages(client, TASK.queue)] == [job.message_id]
+    assert not lifecycle.requeue(TASK, job_id)               # only a running job is retried
+    assert not lifecycle.store.requeue(job_id, run_job_message(TASK.queue, job_id), when=(st.QUEUED,),
+                                       expect_message_id=first)
+
+
+def test_sweep_requeue_only_for_an_unheld_job_whose_message_is_not_waiting(lifecycle, client):
+    ahead = lifecycle.submit(TASK, dict(PARAMS))["id"]
+    job_id = lifecycle.submit(TASK, dict(PARAMS))["id"]
+    old = lifecycle.store.get(job_id).message_id
+    now = client.time()[0]
+
+    def sweep_requeue():
+        return lifecycle.store.requeue(job_id, run_job_message(TASK.queue, job_id), when=(st.QUEUED, st.RUNNING),
+                                       expect_message_id=old, sweep=True, now=now)
+
+    assert not sweep_requeue()                               # its message waits in the queue
+    client.lrem(f"dramatiq:{TASK.queue}", 0, old)
+    client.zadd(HELD_JOBS, {job_id: now + 10})
+    assert not sweep_requeue()                               # a live worker holds it
+    client.zadd(HELD_JOBS, {job_id: now - 1})
+    assert sweep_requeue()
+    new = lifecycle.store.get(job_id).message_id
+    assert new != old and not client.hexists(f"dramatiq:{TASK.queue}.msgs", old)
+    waiting = [m.args[0] for m in _messages(client, TASK.queue)]
+    assert waiting == [job_id, ahead]                        # back at the front: it has waited already
+    assert not sweep_requeue()                               # the job names another message now
+
+
+def test_delete_leaves_the_open_index(lifecycle, client):
+    job_id = lifecycle.submit(TASK, dict(PARAMS))["id"]
+    assert lifecycle.store.delete(job_id)
+    assert client.zscore(OPEN_JOBS, job_id) is None and not client.exists(job_key(job_id))
