@@ -12,6 +12,9 @@ import time
 import pytest
 import requests
 
+from render_core.dispatch.broker import redis_id, with_redis_id
+from render_core.dispatch.messages import run_job_message
+from render_core.jobs.store import JobStore
 from support.chaos import ChaosReceiver, ChaosStack, Load, settle
 from support.servers import wait_for
 
@@ -137,3 +140,35 @@ def test_worker_killed_between_terminal_write_and_webhook_send(chaos, receiver, 
     assert set(outcome.delivered.values()) == {1}
     for job in job_ids:
         assert set(receiver.webhook_ids[job]) <= {job} or set(receiver.webhook_ids[job]) == {None}
+
+
+def test_jobs_left_open_by_lost_writes_are_finished_by_the_sweeper(chaos, receiver, capsys):
+    """The states a lost write leaves behind, made on purpose: a queued job whose run_job message is
+    gone (an unsynced enqueue), and running jobs whose message sits in the in-flight set of a live
+    worker that no longer has it (its ack and terminal write were lost). Dramatiq never returns
+    those messages; the sweeper must."""
+    client = chaos.client()
+    store = JobStore(client, ttl=3600)
+    live_worker = wait_for(lambda: client.zrange("dramatiq:__heartbeats__", -1, -1), timeout=20,
+                           message="a worker heartbeat")[0].decode()
+    job_ids = []
+    for n in range(10):
+        record = store.new_record("echo", {"message": "lost", "notify_url": f"{receiver.url}/f", "seconds": 0,
+                                           "fail": None, "ignore_cancel": False, "input_url": None,
+                                           "complete_in": 3600, "max_time": 1200}, queue="task.echo")
+        message = with_redis_id(run_job_message("task.echo", record["id"]))
+        record["message_id"] = redis_id(message)
+        with client.pipeline() as pipe:
+            store.create(record, pipe)
+            if n % 2:                                          # forgotten by a live worker, mid-run
+                pipe.hset(f"c3render:job:{record['id']}",
+                          mapping={"status": "running", "attempts": 1, "started_at": time.time()})
+                pipe.hset("dramatiq:task.echo.msgs", redis_id(message), message.encode())
+                pipe.sadd(f"dramatiq:__acks__.{live_worker}.task.echo", redis_id(message))
+            pipe.execute()
+        job_ids.append(record["id"])
+    outcome = settle(chaos, receiver, job_ids, time.monotonic(), timeout=60)
+    report(capsys, outcome.line("(f) open jobs left by lost writes"))
+    assert outcome.open == [] and outcome.missing == []
+    assert outcome.statuses == {"success": 10}
+    assert set(outcome.delivered.values()) == {1}
