@@ -324,16 +324,18 @@ class JobStore:
         return outcome(self.retry.call(script, keys=keys, args=args))
 
     def requeue(self, job_id: str, message: Message, *, when: tuple[str, ...], expect_message_id: str = "",
-                sweep: bool = False, **fields) -> bool:
+                sweep: bool = False, now: float | None = None, **fields) -> bool:
         """Put the job back to ``queued`` with ``message`` (a run_job message), if it is in one of ``when``.
 
         ``expect_message_id``: only if the job still names that message. ``sweep``: only if no
-        live worker holds the job and its message is not waiting in the queue; the new message
-        goes to the front of the queue (the job has waited already), otherwise to the back.
+        live worker holds the job at ``now`` (unix s) and its message is not waiting in the queue;
+        the new message goes to the front of the queue (the job has waited already), otherwise to
+        the back.
         """
         message = message if "redis_message_id" in message.options else with_redis_id(message)
         keys = [job_key(job_id), HELD_JOBS, queue_key(message.queue_name), messages_key(message.queue_name)]
-        args = [job_id, json.dumps(list(when)), expect_message_id, time.time(), redis_id(message),
+        now = time.time() if now is None else now
+        args = [job_id, json.dumps(list(when)), expect_message_id, now, redis_id(message),
                 message.encode(), "front" if sweep else "back", "sweep" if sweep else "", *_encode(fields)]
         applied, _ = self.retry.call(self._requeue, keys=keys, args=args)
         return bool(applied)

@@ -18,6 +18,7 @@ and each attempt is made once (at least once if a worker dies mid-POST).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import redis
@@ -47,7 +48,8 @@ end
 return out
 """
 
-#: KEYS[1] outbox entry, [2] webhooks due; ARGV[1] job id, [2] attempt, [3] now, [4] claim until.
+#: KEYS[1] outbox entry, [2] webhooks due; ARGV[1] job id, [2] attempt, [3] now, [4] claim until,
+#: [5] claim token (a retried call whose reply was lost finds its own claim).
 #: Returns {"go", url, body, task} or {"gone"}, {"stale"} (attempt made already), {"busy"} (in flight).
 _BEGIN = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
@@ -56,8 +58,10 @@ local attempt = tonumber(ARGV[2])
 if attempt ~= made + 1 then return {'stale'} end
 local inflight = tonumber(redis.call('HGET', KEYS[1], 'inflight') or '0')
 local until_at = tonumber(redis.call('HGET', KEYS[1], 'inflight_until') or '0')
-if inflight == attempt and until_at > tonumber(ARGV[3]) then return {'busy'} end
-redis.call('HSET', KEYS[1], 'inflight', attempt, 'inflight_until', ARGV[4])
+if inflight == attempt and until_at > tonumber(ARGV[3]) and redis.call('HGET', KEYS[1], 'token') ~= ARGV[5] then
+  return {'busy'}
+end
+redis.call('HSET', KEYS[1], 'inflight', attempt, 'inflight_until', ARGV[4], 'token', ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 return {'go', redis.call('HGET', KEYS[1], 'url'), redis.call('HGET', KEYS[1], 'body'),
         redis.call('HGET', KEYS[1], 'task') or ''}
@@ -120,7 +124,7 @@ class WebhookOutbox:
     def begin(self, job_id: str, attempt: int, now: float, claim_until: float) -> Attempt:
         """Claim attempt ``attempt`` (1-based) of the job's webhook until ``claim_until``."""
         reply = self.retry.call(self._begin, keys=[outbox_key(job_id), WEBHOOKS_DUE],
-                                args=[job_id, attempt, now, claim_until])
+                                args=[job_id, attempt, now, claim_until, uuid.uuid4().hex])
         state = reply[0].decode()
         if state != "go":
             return Attempt(state)

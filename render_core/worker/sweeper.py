@@ -195,7 +195,8 @@ class Sweeper:
         was = "running" if record["status"] == st.RUNNING else "queued"
         note = f"requeued: no worker held this {was} job for {now - first:.0f} s (worker or message lost)"
         if self.store.requeue(job_id, run_job_message(record["queue"], job_id), when=(st.QUEUED, st.RUNNING),
-                              expect_message_id=record["message_id"], sweep=True, progress_message=note):
+                              expect_message_id=record["message_id"], sweep=True, now=now,
+                              progress_message=note):
             log.warning("sweeper: job %s (%s) %s", job_id, record["type"], note)
             report.requeued.append(job_id)
         self._suspects.pop(job_id, None)
