@@ -148,7 +148,9 @@ def test_compose_matches_the_original_services():
     assert services["worker"]["command"] == ["worker"]
     assert "ports" not in services["worker"], "the worker is not exposed"
     assert services["minio"]["profiles"] == ["minio"], "MinIO is optional"
-    assert "--appendonly" in services["redis"]["command"]
+    command = services["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] in ("everysec", "always")
     for name in ("api", "worker"):
         build = services[name]["build"]
         context = (COMPOSE_FILE.parent / build["context"]).resolve()

@@ -41,7 +41,7 @@ PLAIN_SETTINGS = (
     "REDIS_HOST", "REDIS_PORT", "MINIO_ENDPOINT", "MINIO_BUCKET", "MINIO_SECURE", "MINIO_PUBLIC_URL",
     "MINIO_REGION", "C3_API_URL", "GPU_PROVIDER", "GPU_IDLE_TIMEOUT", "PRE_LAUNCH_TIMEOUT",
     "PRE_LAUNCH_TIMEOUT_MAX", "MAX_RENDER_TIME", "RENDER_POLLING_INTERVAL", "OUTPUT_DIR", "JOB_TTL",
-    "WEBHOOK_ATTEMPTS", "WEBHOOK_INTERVAL", "WORKER_PROCESSES", "WORKER_THREADS", "WORKER_SHUTDOWN_TIMEOUT",
+    "WEBHOOK_SCHEDULE", "WORKER_PROCESSES", "WORKER_THREADS", "WORKER_SHUTDOWN_TIMEOUT",
     "BROKER_HEARTBEAT_TIMEOUT", "BROKER_MAINTENANCE_CHANCE", "METRICS_PORT", "PROMETHEUS_MULTIPROC_DIR",
     "LOG_LEVEL",
 )
@@ -340,6 +340,7 @@ def test_dev_runs_redis_with_append_only_file_and_minio(rendered):
     redis = the_object(docs, "StatefulSet", "c3-render-redis")
     args = pod_spec(redis)["containers"][0]["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--appendfsync") + 1] in ("everysec", "always")   # the README's loss windows
     data_dir = args[args.index("--dir") + 1]
     mounts = {m["mountPath"]: m["name"] for m in pod_spec(redis)["containers"][0]["volumeMounts"]}
     assert mounts[data_dir] in {t["metadata"]["name"] for t in redis["spec"]["volumeClaimTemplates"]}
