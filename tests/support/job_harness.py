@@ -3,11 +3,15 @@ an embedded Dramatiq worker."""
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 
 from dramatiq import Message, Worker
 from dramatiq.brokers.stub import StubBroker
 
+from render_core.dispatch.broker import messages_key, queue_key
+from render_core.dispatch.messages import WEBHOOK_QUEUE
+from render_core.jobs.keys import outbox_key
 from render_core.jobs.store import JobStore
 from render_core.plugin import hookimpl
 from render_core.sdk.registry import load_registry
@@ -35,6 +39,22 @@ def create_job(store: JobStore, task: str, *, complete_in: float = 3600, max_tim
         store.create(record, pipe)
         pipe.execute()
     return record["id"]
+
+
+def redis_queued(client, queue_name: str) -> list[Message]:
+    """The messages waiting in a Redis queue, decoded: those the job store writes with a status change
+    (a requeued job's run_job, a finished job's first deliver_webhook)."""
+    return [Message.decode(client.hget(messages_key(queue_name), message_id))
+            for message_id in client.lrange(queue_key(queue_name), 0, -1)]
+
+
+def owed_webhooks(client) -> list[tuple[str, str, dict]]:
+    """The webhooks finished jobs owe, as (job id, notify url, body), in the order they were queued."""
+    owed = []
+    for message in redis_queued(client, WEBHOOK_QUEUE):
+        entry = client.hgetall(outbox_key(message.args[0]))
+        owed.append((message.args[0], entry[b"url"].decode(), json.loads(entry[b"body"])))
+    return owed
 
 
 def queued_messages(broker: StubBroker, queue_name: str) -> list[Message]:

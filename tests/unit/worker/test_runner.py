@@ -1,7 +1,7 @@
 """The Runner in-process: every way a task can end maps to exactly one job outcome.
 
-A real JobStore on a throwaway Redis, a StubBroker behind the lifecycle (webhooks and
-retries are messages in its queues), tasks defined here, a recording storage and lease.
+A real JobStore on a throwaway Redis (webhooks owed and retries are written there with the
+status), a StubBroker behind the lifecycle, tasks defined here, a recording storage and lease.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import time
 import pytest
 from dramatiq.middleware import TimeLimitExceeded
 
-from render_core.dispatch.messages import DELIVER_WEBHOOK, RUN_JOB, WEBHOOK_QUEUE
+from render_core.dispatch.messages import RUN_JOB
 from render_core.jobs import status as st
 from render_core.net.http import AddressPolicy
 from render_core.plugin import FileOutput, JobError, NodeError, Schema, String, Task, TextOutput
 from render_core.sdk.node import Node
 from render_core.worker.runner import Runner
-from support.job_harness import create_job, make_registry, queued_messages
+from support.job_harness import create_job, make_registry, owed_webhooks, redis_queued
 
 SCHEMA = Schema({"message": String()})
 
@@ -64,10 +64,10 @@ class Harness:
         return self.store.get(job_id)
 
     def webhooks(self):
-        return [m for m in queued_messages(self.broker, WEBHOOK_QUEUE) if m.actor_name == DELIVER_WEBHOOK]
+        return owed_webhooks(self.store.client)
 
     def requeued(self):
-        return [m for m in queued_messages(self.broker, self.task.queue) if m.actor_name == RUN_JOB]
+        return [m for m in redis_queued(self.store.client, self.task.queue) if m.actor_name == RUN_JOB]
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_text_output_succeeds_and_sends_the_webhook(harness):
     assert (job.progress, job.attempts) == (1.0, 1)
     assert job.started_at and job.finished_at and job.error is None
     (webhook,) = h.webhooks()
-    assert webhook.args == (job.id, "https://hooks.example/x", {"id": job.id, "status": "success", "text": "hello"})
+    assert webhook == (job.id, "https://hooks.example/x", {"id": job.id, "status": "success", "text": "hello"})
 
 
 def test_file_output_is_uploaded_under_the_job_id_and_the_work_dir_removed(harness, settings):
@@ -133,7 +133,7 @@ def test_job_error_fails_with_the_task_message(harness):
     h = harness(run)
     job = h.run(notify_url="https://hooks.example/x")
     assert (job.status, job.error) == ("failed", "the image is not a face")
-    assert h.webhooks()[0].args[2] == {"id": job.id, "status": "failed", "error": "the image is not a face"}
+    assert h.webhooks()[0][2] == {"id": job.id, "status": "failed", "error": "the image is not a face"}
 
 
 def test_a_node_error_with_attempts_and_time_left_requeues_the_job(harness):
@@ -144,7 +144,8 @@ def test_a_node_error_with_attempts_and_time_left_requeues_the_job(harness):
     job = h.run(notify_url="https://hooks.example/x")
     assert job.status == "queued" and job.attempts == 1
     assert "retrying after a node failure: node stopped answering" in job.progress_message
-    assert [m.args for m in h.requeued()] == [(job.id,)]
+    (message,) = h.requeued()
+    assert message.args == (job.id,) and message.options["redis_message_id"] == job.message_id
     assert h.lease.unhealthy == 1 and h.webhooks() == []
 
 

@@ -8,10 +8,10 @@ import dramatiq
 import pytest
 from dramatiq.middleware import CurrentMessage, TimeLimit, TimeLimitExceeded
 
-from render_core.dispatch.messages import RUN_JOB, WEBHOOK_QUEUE, run_job_message
+from render_core.dispatch.messages import RUN_JOB, run_job_message
 from render_core.worker.current_job import CurrentJob
 from render_core.worker.middleware import Deadline
-from support.job_harness import create_job, process, queued_messages
+from support.job_harness import create_job, owed_webhooks, process
 
 QUEUE = "task.probe"
 
@@ -49,18 +49,18 @@ def test_a_job_past_complete_by_is_expired_without_running(broker, store):
     job = store.get(job_id)
     assert probe.seen == [] and job.status == "expired"
     assert "not started before its complete_by deadline" in job.error
-    (webhook,) = queued_messages(broker, WEBHOOK_QUEUE)
-    assert webhook.args[2] == {"id": job_id, "status": "expired", "error": job.error}
+    (webhook,) = owed_webhooks(store.client)
+    assert webhook[2] == {"id": job_id, "status": "expired", "error": job.error}
 
 
 def test_a_terminal_job_is_skipped_and_sends_no_second_webhook(broker, store, lifecycle):
     probe = Probe(broker, store)
-    job_id = create_job(store, "probe")
+    job_id = create_job(store, "probe", notify_url="https://hooks.example/x")
     store.transition(job_id, "running")
     lifecycle.finish(job_id, "success", text="done")
     process(broker, run_job_message(QUEUE, job_id))
     assert probe.seen == [] and store.get(job_id).text == "done"
-    assert queued_messages(broker, WEBHOOK_QUEUE) == []
+    assert [webhook[2]["status"] for webhook in owed_webhooks(store.client)] == ["success"]
 
 
 def test_a_message_whose_record_is_gone_is_skipped(broker, store):

@@ -8,12 +8,12 @@ import dramatiq
 import pytest
 from dramatiq.middleware import CurrentMessage
 
-from render_core.dispatch.messages import RUN_JOB, WEBHOOK_QUEUE, run_job_message
+from render_core.dispatch.messages import RUN_JOB, run_job_message
 from render_core.gpu.pool import GpuPool, PoolPolicy
 from render_core.plugin import Schema, Task, TextOutput
 from render_core.worker.current_job import CurrentJob
 from render_core.worker.middleware import GpuLease
-from support.job_harness import create_job, make_registry, process, queued_messages
+from support.job_harness import create_job, make_registry, owed_webhooks, process
 from support.scripted_provider import ScriptedProvider
 
 GPU_TASK = Task("on-gpu", Schema({}), lambda ctx, params: TextOutput(""), output="text", workload="media:fast")
@@ -92,7 +92,7 @@ def test_no_node_before_the_deadline_fails_the_job_without_running_it(setup, pro
     job = store.get(job_id)
     assert setup.seen == [] and job.status == "failed"
     assert "could not launch a media:fast GPU node: no capacity left" in job.error
-    assert [m.args[0] for m in queued_messages(setup.broker, WEBHOOK_QUEUE)] == [job_id]
+    assert [webhook[0] for webhook in owed_webhooks(store.client)] == [job_id]
 
 
 def test_a_task_without_a_workload_runs_locally(setup, pool, provider):

@@ -1,4 +1,5 @@
-"""ProcessThreads: the heartbeat and the pool monitor start with the worker and stop with it."""
+"""ProcessThreads: the heartbeat and the process's loops (job holds, webhook pump, sweeper, pool monitor)
+start with the worker and stop with it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ class RecordingMonitor:
         self.calls.append("stop")
 
 
+class RecordingHolds(RecordingMonitor):
+    """A loop that wants the Dramatiq worker (its work queue) before it starts."""
+
+    def attach(self, worker):
+        self.calls.append(f"attach {type(worker).__name__}")
+
+
 def heartbeat_threads() -> int:
     return sum(1 for thread in threading.enumerate() if thread.name == "c3-heartbeat")
 
@@ -33,23 +41,24 @@ def sample(name: str) -> float:
 
 
 def test_threads_start_after_the_worker_boots_and_stop_at_shutdown():
-    monitor = RecordingMonitor()
-    middleware = ProcessThreads(monitor)
+    monitor, holds = RecordingMonitor(), RecordingHolds()
+    middleware = ProcessThreads([holds, monitor])
     broker = StubBroker(middleware=[middleware])
-    assert monitor.calls == [], "nothing starts before the worker does"
+    assert monitor.calls == holds.calls == [], "nothing starts before the worker does"
     started = time.time()
     with running_worker(broker, threads=3):
         assert monitor.calls == ["start"] and heartbeat_threads() == 1
+        assert holds.calls == ["attach Worker", "start"]
         assert sample("c3_render_worker_threads") == 3
         wait_for(lambda: sample("c3_render_worker_heartbeat_timestamp_seconds") >= started, timeout=5,
                  message="a heartbeat")
-    assert monitor.calls == ["start", "stop"]
+    assert monitor.calls == ["start", "stop"] and holds.calls[-1] == "stop"
     wait_for(lambda: heartbeat_threads() == 0, timeout=5, message="the heartbeat thread to end")
     broker.close()
 
 
-def test_without_a_pool_only_the_heartbeat_runs():
-    middleware = ProcessThreads(None)
+def test_without_loops_only_the_heartbeat_runs():
+    middleware = ProcessThreads([])
     broker = StubBroker(middleware=[middleware])
     with running_worker(broker):
         assert heartbeat_threads() == 1
