@@ -8,7 +8,7 @@ O(open jobs), no SCAN) and, per job:
   ``expired`` if not) with an error saying so, and its webhook;
 - held by a live worker (running, or waiting in a worker's memory; see
   :mod:`render_core.worker.job_holds`), or its current message waiting in its
-  queue: leaves it alone;
+  queue: leaves it alone (a held job's record is not even read);
 - otherwise the job is orphaned: its message was lost with an unsynced Redis
   write, or sits in the in-flight set of a worker that forgot it after a
   connection error, or its worker died and Dramatiq has not returned the
@@ -129,18 +129,20 @@ class Sweeper:
         open_jobs = [(m.decode(), score) for m, score in self.client.zrange(OPEN_JOBS, 0, -1, withscores=True)]
         report.open = len(open_jobs)
         held = {m.decode() for m in self.client.zrangebyscore(HELD_JOBS, now, "+inf")}
-        records = self._records([job_id for job_id, _ in open_jobs])
+        on_time = {job_id for job_id, complete_by in open_jobs if job_id in held
+                   and now <= complete_by + self.policy.grace}
+        report.held = len(on_time)
+        for job_id in on_time:
+            self._suspects.pop(job_id, None)
+        rest = [job_id for job_id, _ in open_jobs if job_id not in on_time]
         orphans: list[tuple[str, dict]] = []
-        for (job_id, _), record in zip(open_jobs, records):
+        for job_id, record in zip(rest, self._records(rest)):
             if record is None or record["status"] in st.TERMINAL:
                 self.client.zrem(OPEN_JOBS, job_id)
                 report.gone += record is None
                 continue
             if now > float(record["complete_by"]) + self.policy.grace:
                 self._end(job_id, record, now, report, reason="late")
-            elif job_id in held:
-                report.held += 1
-                self._suspects.pop(job_id, None)
             else:
                 orphans.append((job_id, record))
         waiting = self._waiting({record["queue"] for _, record in orphans if record["queue"]})
