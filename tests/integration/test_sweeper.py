@@ -145,3 +145,26 @@ def test_one_sweeper_leads(lifecycle, clock):
     assert first.leadership.try_lead()                        # renews
     first.stop()                                              # resigns at shutdown
     assert second.leadership.try_lead()
+
+
+def test_invariant_every_open_job_is_terminal_by_complete_by_plus_the_margin(lifecycle, clock, client):
+    """Whatever state a fault left them in, sweeps every ``interval`` end all jobs by complete_by + margin."""
+    policy = SweepPolicy(interval=5.0, grace=GRACE)
+    sweeper = Sweeper(lifecycle, policy, clock=clock)
+    holds = JobHolds(client, ttl=10_000, clock=clock)
+    waiting = submit(lifecycle, complete_in=60)                              # never picked up
+    held = submit(lifecycle, complete_in=60)                                 # a worker stuck in it
+    fetch(lifecycle, held)
+    holds.publish([held])
+    lost = submit(lifecycle, complete_in=60)                                 # its message was lost
+    fetch(lifecycle, lost, status=st.QUEUED)
+    forgotten = submit(lifecycle, complete_in=60)                            # running, worker died
+    fetch(lifecycle, forgotten)
+    jobs = [waiting, held, lost, forgotten]
+    complete_by = max(lifecycle.store.get(job_id).complete_by for job_id in jobs)
+    while clock.now <= complete_by + policy.margin:
+        for job_id in sweeper.sweep_once().requeued:                         # requeued ones get lost again
+            fetch(lifecycle, job_id, status=st.QUEUED)
+        clock.now += policy.interval
+    assert {lifecycle.store.get(job_id).status for job_id in jobs} <= {st.TIMED_OUT, st.EXPIRED}
+    assert client.zcard(OPEN_JOBS) == 0
