@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,13 +29,31 @@ from support.servers import wait_for
 TERMINAL = {"success", "failed", "timed_out", "cancelled", "expired"}
 
 
+def quiet_port() -> int:
+    """A free port on 127.0.0.1 below the ephemeral range: a server stopped and started again on it
+    cannot find it taken by some process's outgoing connection meanwhile."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 class ChaosReceiver:
     """A webhook receiver on a fixed port that can be ``down`` (connection refused), ``hang`` (read the
     request, never answer) or up (answer 200). Counts the 200s sent per job and the ``webhook-id``
     header of every request."""
 
     def __init__(self):
-        self.port = free_port()
+        self.port = quiet_port()
         self.lock = threading.Lock()
         self.delivered: Counter = Counter()
         self.webhook_ids: dict[str, list] = defaultdict(list)
@@ -106,7 +126,7 @@ class ChaosStack:
 
     def __init__(self, env: dict, root: Path, *, processes: int = 1, threads: int = 8):
         self.root = root
-        self.redis = RedisServer(root / "redis", appendonly=True, appendfsync="everysec")
+        self.redis = RedisServer(root / "redis", port=quiet_port(), appendonly=True, appendfsync="everysec")
         self.env = {**env, "REDIS_URL": self.redis.url, "METRICS_PORT": "0"}
         self.processes, self.threads = processes, threads
         self.api: subprocess.Popen | None = None
