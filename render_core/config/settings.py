@@ -160,9 +160,9 @@ class Settings:
     sweep_interval: float = env("SWEEP_INTERVAL", 15.0, "period of the sweeper (one elected worker process) "
                                                         "that requeues or ends jobs nobody holds", unit="s",
                                 check=above(0))
-    job_hold_ttl: float = env("JOB_HOLD_TTL", 30.0, "a job no live worker holds this long is requeued; jobs "
-                                                    "end at most this long after complete_by", unit="s",
-                              check=above(0))
+    job_hold_ttl: float = env("JOB_HOLD_TTL", 30.0, "a job no live worker holds this long is requeued; open "
+                                                    "jobs end by complete_by + this + SWEEP_INTERVAL",
+                              unit="s", check=above(0))
 
     # ---- broker
     broker_heartbeat_timeout_ms: int = env("BROKER_HEARTBEAT_TIMEOUT", 5000, "a worker silent this long is "

@@ -30,6 +30,9 @@ class JobHolds:
       clock: unix time source.
     """
 
+    #: Keep renewing through a worker's shutdown drain (its jobs still run), until the worker stopped.
+    until_exit = True
+
     def __init__(self, client: redis.Redis, ttl: float, clock=time.time):
         self.client = client
         self.ttl = ttl

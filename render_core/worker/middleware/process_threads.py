@@ -3,7 +3,9 @@
 The heartbeat, plus what the worker services hand over: the job holds, the
 webhook pump, the sweeper and, when there is a pool, the GPU monitor. Each runs
 in every worker process, whatever the GPU provider. Nothing starts on import:
-Dramatiq calls these hooks in each worker process.
+Dramatiq calls these hooks in each worker process. A loop marked ``until_exit``
+(the job holds) keeps running through the shutdown drain, while jobs still run,
+and stops only once the worker has stopped.
 """
 
 from __future__ import annotations
@@ -35,4 +37,10 @@ class ProcessThreads(Middleware):
     def before_worker_shutdown(self, broker, worker):
         self.heartbeat.stop()
         for loop in self.loops:
-            loop.stop()
+            if not getattr(loop, "until_exit", False):
+                loop.stop()
+
+    def after_worker_shutdown(self, broker, worker):
+        for loop in self.loops:
+            if getattr(loop, "until_exit", False):
+                loop.stop()

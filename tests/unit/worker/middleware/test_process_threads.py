@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+from dramatiq import Middleware
 from dramatiq.brokers.stub import StubBroker
 from prometheus_client import REGISTRY
 
@@ -26,10 +27,22 @@ class RecordingMonitor:
 
 
 class RecordingHolds(RecordingMonitor):
-    """A loop that wants the Dramatiq worker (its work queue) before it starts."""
+    """A loop that wants the Dramatiq worker (its work queue) before it starts, and runs until it stopped."""
+
+    until_exit = True
 
     def attach(self, worker):
         self.calls.append(f"attach {type(worker).__name__}")
+
+
+class ShutdownProbe(Middleware):
+    """Records, when the worker's shutdown begins, what the loops had been told by then."""
+
+    def __init__(self, holds, monitor):
+        self.holds, self.monitor, self.seen = holds, monitor, None
+
+    def before_worker_shutdown(self, broker, worker):
+        self.seen = (list(self.holds.calls), list(self.monitor.calls))
 
 
 def heartbeat_threads() -> int:
@@ -43,7 +56,8 @@ def sample(name: str) -> float:
 def test_threads_start_after_the_worker_boots_and_stop_at_shutdown():
     monitor, holds = RecordingMonitor(), RecordingHolds()
     middleware = ProcessThreads([holds, monitor])
-    broker = StubBroker(middleware=[middleware])
+    probe = ShutdownProbe(holds, monitor)
+    broker = StubBroker(middleware=[middleware, probe])
     assert monitor.calls == holds.calls == [], "nothing starts before the worker does"
     started = time.time()
     with running_worker(broker, threads=3):
@@ -53,6 +67,7 @@ def test_threads_start_after_the_worker_boots_and_stop_at_shutdown():
         wait_for(lambda: sample("c3_render_worker_heartbeat_timestamp_seconds") >= started, timeout=5,
                  message="a heartbeat")
     assert monitor.calls == ["start", "stop"] and holds.calls[-1] == "stop"
+    assert probe.seen == (["attach Worker", "start"], ["start", "stop"]), "holds outlive the drain"
     wait_for(lambda: heartbeat_threads() == 0, timeout=5, message="the heartbeat thread to end")
     broker.close()
 
