@@ -65,7 +65,11 @@ def test_every_settings_field_is_declared_with_its_annotated_type():
     hints = typing.get_type_hints(Settings)
     for name, field in Settings.__dataclass_fields__.items():
         setting = field.metadata["setting"]
-        assert setting.type is hints[name], f"{name}: declared {setting.type}, annotated {hints[name]}"
+        annotated = hints[name]
+        if setting.default is None:  # "not set" is a value of its own: annotated `type | None`
+            assert typing.get_args(annotated)[1:] == (type(None),), f"{name}: default None, annotated {annotated}"
+            annotated = typing.get_args(annotated)[0]
+        assert setting.type is annotated, f"{name}: declared {setting.type}, annotated {hints[name]}"
         assert field.default == setting.default or (name == "redis_url" and setting.default == "")
 
 
