@@ -23,10 +23,10 @@ def test_a_finished_delivery_has_no_next_attempt():
 
 def test_openapi_documents_the_status_body_and_webhook_delivery(registry):
     document = build_document(registry)
-    schemas = document["components"]["schemas"]
+    status = document["components"]["schemas"]["Status"]
     status_200 = document["paths"]["/status/{job_id}"]["get"]["responses"]["200"]
-    assert status_200["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JobStatus"}
-    assert schemas["JobStatus"]["properties"]["webhook"] == {"$ref": "#/components/schemas/WebhookDelivery"}
-    delivery = schemas["WebhookDelivery"]["properties"]
+    assert status_200["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Status"}
+    delivery = status["properties"]["webhook"]["properties"]
     assert delivery["status"]["enum"] == ["pending", "retrying", "delivered", "failed"]
     assert delivery["next_attempt_at"]["format"] == "date-time" and "attempts" in delivery
+    assert "webhook-id" in status["properties"]["webhook"]["description"]

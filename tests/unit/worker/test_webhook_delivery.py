@@ -3,12 +3,14 @@ local receiver and the outbox on a throwaway Redis, the pump, and the attempt pr
 
 from __future__ import annotations
 
+import base64
 import time
 
 import dramatiq
 import pytest
 from dramatiq.middleware import CurrentMessage, Retries
 
+from render_core.config.settings import webhook_keys
 from render_core.dispatch.messages import DELIVER_WEBHOOK, WEBHOOK_QUEUE, webhook_message
 from render_core.jobs.webhook_outbox import Attempt, WebhookOutbox
 from render_core.jobs.webhook_schedule import WebhookSchedule
@@ -17,6 +19,7 @@ from render_core.worker import webhook_delivery
 from render_core.worker.webhook_delivery import WebhookDelivery, WebhookPump
 from support.job_harness import create_job, running_worker
 from support.servers import WebhookReceiver
+from support.standard_webhooks import verify
 
 #: Three attempts 0.05 s apart.
 SCHEDULE = WebhookSchedule((0.05, 0.05))
@@ -28,13 +31,13 @@ def receiver():
         yield server
 
 
-def deliver_all(broker, store, lifecycle, notify_url, *, loopback=True, status="success", **fields):
+def deliver_all(broker, store, lifecycle, notify_url, *, loopback=True, status="success", secrets=(), **fields):
     """Finish a job with ``notify_url`` and run its webhook attempts until the outbox owes nothing."""
     outbox = WebhookOutbox(store.client)
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(Retries(max_retries=0))
     delivery = WebhookDelivery(outbox=outbox, schedule=SCHEDULE, timeout=5.0,
-                               url_policy=AddressPolicy(allow_loopback=loopback))
+                               url_policy=AddressPolicy(allow_loopback=loopback), secrets=secrets)
     dramatiq.actor(delivery.deliver, broker=broker, actor_name=DELIVER_WEBHOOK, queue_name=WEBHOOK_QUEUE,
                    max_retries=0)
     pump = WebhookPump(outbox, broker, SCHEDULE, timeout=5.0)
@@ -60,10 +63,15 @@ def test_a_2xx_answer_is_one_delivery(stub_broker, store, lifecycle, receiver):
 
 
 def test_failed_attempts_are_retried_on_schedule_until_one_succeeds(stub_broker, store, lifecycle):
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef01234567").decode()
     with WebhookReceiver(codes=[500, 503]) as receiver:
-        job_id = deliver_all(stub_broker, store, lifecycle, receiver.url + "/hook", text="hello")
+        job_id = deliver_all(stub_broker, store, lifecycle, receiver.url + "/hook", text="hello",
+                             secrets=webhook_keys(secret))
         calls = receiver.posts("/hook")
     assert [call["body"]["id"] for call in calls] == [job_id] * 3
+    for call in calls:  # each attempt signed anew, with the same identity
+        assert call["headers"]["webhook-id"] == job_id
+        verify(secret, call["headers"], call["raw"])
     assert all(b["at"] - a["at"] >= 0.05 for a, b in zip(calls, calls[1:]))
     job = store.get(job_id)
     assert (job.webhook, job.webhook_attempts) == ("delivered", 3)
@@ -108,13 +116,15 @@ class FakeOutbox:
 def posts(monkeypatch):
     answers: list = []
     errors: list = []
+    ids: list = []
 
-    def post_once(url, body, *, policy, timeout):
+    def post_once(url, body, *, webhook_id, secrets, policy, timeout):
         answers.append((url, body, timeout))
+        ids.append(webhook_id)
         return errors.pop(0) if errors else None
 
     monkeypatch.setattr(webhook_delivery, "post_once", post_once)
-    return answers, errors
+    return answers, errors, ids
 
 
 def fake_delivery(outbox, delays=(5.0, 30.0)):
@@ -130,11 +140,12 @@ def test_an_attempt_is_claimed_for_twice_the_timeout_plus_slack(posts):
 
 
 def test_each_failed_attempt_schedules_the_next_until_the_schedule_ends(posts):
-    _, errors = posts
+    _, errors, ids = posts
     outbox = FakeOutbox()
     errors.extend(["receiver answered HTTP 503"] * 3)
     for attempt in (1, 2, 3):
         fake_delivery(outbox).deliver("j", attempt)
+    assert ids == ["j", "j", "j"], "every attempt has the job id as its webhook-id"
     assert outbox.recorded == [("j", 1, "retrying", "receiver answered HTTP 503", 1005.0),
                                ("j", 2, "retrying", "receiver answered HTTP 503", 1030.0),
                                ("j", 3, "failed", "receiver answered HTTP 503", None)]
