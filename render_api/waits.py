@@ -131,7 +131,7 @@ class JobWaits:
                     elif message and message.get("type") == "message":
                         data = message["data"]
                         self._notify(data.decode() if isinstance(data, bytes) else str(data))
-            except (redis.RedisError, OSError) as exc:
+            except (redis.RedisError, OSError, ValueError) as exc:  # ValueError: a socket closed under us
                 log.warning("job notifications interrupted (%s); reconnecting in %.0f s", exc, RECONNECT_DELAY)
                 self._subscribed.clear()
             finally:
