@@ -41,7 +41,7 @@ from .webhook_payload import payload_for
 
 __all__ = ["FINISHED_CHANNEL", "KEY_PREFIX", "Job", "JobStore", "job_key", "new_job_id", "valid_job_id"]
 
-JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 #: Seconds an owed webhook's first attempt may take before the outbox sends it again (its message
 #: was lost, or the worker posting it died): ``claim_seconds(WEBHOOK_TIMEOUT)``.
@@ -143,7 +143,8 @@ def new_job_id() -> str:
 
 
 def valid_job_id(job_id: str) -> bool:
-    return bool(JOB_ID.match(job_id))
+    """True when the whole of ``job_id`` is a lowercase UUID (no trailing newline or other extra)."""
+    return JOB_ID.fullmatch(job_id) is not None
 
 
 @dataclass

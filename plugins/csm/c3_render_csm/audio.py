@@ -96,7 +96,8 @@ def decode_to_pcm(path: Path, sample_rate: int) -> np.ndarray:
     """Decode any audio file to mono float32 PCM at `sample_rate` Hz."""
     command = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin",
-        "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1",
+        "-protocol_whitelist", "file", "-i", f"file:{Path(path).resolve()}",
+        "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1",
     ]
     completed = subprocess.run(command, capture_output=True, timeout=_FFMPEG_TIMEOUT_SECONDS)
     if completed.returncode != 0:

@@ -22,6 +22,8 @@ NODE_VOICES = {"random": "random_voice", "conversational_a": "conversational_a",
 MIN_NODE_TEMPERATURE = 0.1  # the node's slider starts at 0.1; the task accepts 0.0
 REFERENCE_SAMPLE_RATE_HZ = 24_000  # CSM's own rate
 FFMPEG_TIMEOUT_S = 120.0
+#: ffmpeg input option: the downloaded file (and any playlist inside it) may open local files only.
+LOCAL_FILE_ONLY = ("-protocol_whitelist", "file")
 
 
 
@@ -65,7 +67,8 @@ def mono_reference(ctx, source: Path) -> Path:
 
     out = ctx.work_dir / "reference-mono.wav"
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-               "-i", str(source), "-vn", "-ac", "1", "-ar", str(REFERENCE_SAMPLE_RATE_HZ), "-c:a", "pcm_s16le",
+               *LOCAL_FILE_ONLY, "-i", f"file:{source.resolve()}", "-vn", "-ac", "1",
+               "-ar", str(REFERENCE_SAMPLE_RATE_HZ), "-c:a", "pcm_s16le",
                "-f", "wav", str(out)]
     try:
         completed = subprocess.run(command, capture_output=True,
