@@ -1,4 +1,9 @@
-"""API request metrics (by route template, method, status) and the ``/metrics`` route."""
+"""API request metrics (by route template, method, status) and the ``/metrics`` route.
+
+Label values come from fixed sets only, so no client can grow the page: the route is
+a template of a mounted route or ``unmatched``, the method one of :data:`METHODS` or
+``other``, the status a three-digit code.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from render_core.obs import metrics
 
+#: Methods counted under their own name; any other method is counted as ``other``.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+#: The route label of a request that matched no mounted route.
+UNMATCHED = "unmatched"
+
+
+def method_label(method: str) -> str:
+    """``method`` when it is one of METHODS, else ``other``."""
+    return method if method in METHODS else OTHER_METHOD
+
+
+def status_label(status) -> str:
+    """The three-digit code of a Falcon status (``"404 Not Found"``, ``404`` or an HTTPStatus)."""
+    code = status.split()[0] if isinstance(status, str) else str(int(status or 200))
+    return code if len(code) == 3 and code.isdigit() else "other"
+
 
 class RequestMetrics:
     """Falcon middleware: counts and times every request; the label is the route template."""
@@ -17,11 +39,11 @@ class RequestMetrics:
         req.context.started = time.perf_counter()
 
     def process_response(self, req, resp, resource, req_succeeded):
-        route = req.uri_template or "unmatched"
+        route = req.uri_template or UNMATCHED
+        method = method_label(req.method)
         elapsed = time.perf_counter() - getattr(req.context, "started", time.perf_counter())
-        code = (resp.status or "200").split()[0] if isinstance(resp.status, str) else str(int(resp.status))
-        metrics.http_requests.labels(route, req.method, code).inc()
-        metrics.http_request_seconds.labels(route, req.method).observe(elapsed)
+        metrics.http_requests.labels(route, method, status_label(resp.status)).inc()
+        metrics.http_request_seconds.labels(route, method).observe(elapsed)
 
 
 class MetricsResource:

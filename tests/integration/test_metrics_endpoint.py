@@ -7,7 +7,9 @@ outcomes, never a job id.
 
 from __future__ import annotations
 
+import random
 import re
+import string
 import subprocess
 import sys
 import uuid
@@ -30,7 +32,8 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 LARGEST_BUCKET = 7200.0
 WEBHOOK_OUTCOMES = {"delivered", "failed"}
 ATTEMPT_RESULTS = {"ok", "error"}
-HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "other"}
+JUNK_REQUESTS = 300
 
 API_SAMPLES = {
     "c3_render_http_requests_total", "c3_render_http_request_duration_seconds_bucket",
@@ -190,3 +193,30 @@ def test_worker_page_reports_threads_and_a_recent_heartbeat(worker_page):
     tasks = _label_values(worker_page, "c3_render_jobs_in_progress", "task")
     assert "echo" in tasks, tasks
 
+
+
+def _junk_requests(api: str, count: int, rng: random.Random) -> None:
+    """``count`` requests with made-up methods (uppercase, as gunicorn admits them) on made-up paths."""
+    with requests.Session() as client:
+        for _ in range(count):
+            method = "".join(rng.choices(string.ascii_uppercase, k=12))
+            path = "".join(rng.choices(string.ascii_lowercase, k=10))
+            answer = client.request(method, f"{api}/{path}", timeout=5)
+            assert 400 <= answer.status_code < 500, (method, answer.status_code)
+            answer = client.request(method, f"{api}/status/{uuid.uuid4()}", timeout=5)
+            assert 400 <= answer.status_code < 500, (method, answer.status_code)
+
+
+def test_junk_methods_and_paths_do_not_grow_the_page(api):
+    """Unknown methods count as ``other``, unknown routes as ``unmatched``: the series stay the same."""
+    rng = random.Random(20240610)
+    _junk_requests(api, 2, rng)  # the first ones create the "other"/"unmatched" series
+    before = _scrape(f"{api}/metrics")
+    _junk_requests(api, JUNK_REQUESTS, rng)
+    after = _scrape(f"{api}/metrics")
+
+    series = lambda page: {(s.name, tuple(sorted(s.labels.items()))) for s in _samples(page)  # noqa: E731
+                           if s.name.startswith("c3_render_http_")}
+    assert series(after) == series(before), sorted(series(after) - series(before))[:5]
+    assert len(after) < len(before) + 2_000, "the page grew by more than a few counter digits"
+    assert _label_values(after, "c3_render_http_requests_total", "method") <= HTTP_METHODS
