@@ -29,6 +29,7 @@ RESERVED = frozenset({"status", "result", "job", "jobs", "uploads", "healthz", "
 
 def create_app(services: ApiServices) -> falcon.App:
     """Build the app: one ``POST /<task>`` per registered task plus the job and probe routes."""
+    services.settings.check_api_access()
     app = falcon.App(middleware=[RequestMetrics(), ApiKeyAuth(services.keys)],
                      cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True

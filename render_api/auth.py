@@ -1,7 +1,8 @@
 """API-key middleware: ``X-C3-RENDER-KEY`` or ``Authorization: Bearer`` against the key ring.
 
 Every request to a protected route gets ``req.context.principal`` (the key's name and role);
-with no key configured at all, the API is open and every caller is ``anonymous`` (an admin).
+with no key configured at all (only when C3_RENDER_ALLOW_OPEN=true says so: ``create_app``
+refuses otherwise), the API is open and every caller is ``anonymous`` (an admin).
 """
 
 from __future__ import annotations

@@ -46,6 +46,11 @@ def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
     requests (API_MAX_WAITS, unless set), so waits never starve other requests.
     """
     settings = _settings_or_exit()
+    try:
+        settings.check_api_access()  # no key and no C3_RENDER_ALLOW_OPEN: refuse to start open by accident
+    except SettingsError as exc:
+        print(f"c3-render: configuration error: {exc}", file=sys.stderr)
+        return 2
     threads = args.threads or settings.api_threads
     # The API processes take their wait limit from it (Settings).
     os.environ.setdefault("API_MAX_WAITS", str(max(threads - API_SPARE_THREADS, 0)))

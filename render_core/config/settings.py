@@ -100,8 +100,12 @@ class Settings:
 
     # ---- API
     render_api_key: str = env("C3_RENDER_API_KEY", "", "the API key (named `default`, admin), sent as "
-                                                       "X-C3-RENDER-KEY or Bearer; with no key at all the API is "
-                                                       "open", secret=True)
+                                                       "X-C3-RENDER-KEY or Bearer; with no key at all the API "
+                                                       "refuses to start unless C3_RENDER_ALLOW_OPEN=true",
+                              secret=True)
+    allow_open_api: bool = env("C3_RENDER_ALLOW_OPEN", False, "`true`: run the API without any key on purpose "
+                                                              "(open to anyone who reaches it; `c3-render dev` "
+                                                              "sets it)")
     render_keys_file: str = env("C3_RENDER_KEYS_FILE", "", "named client/admin keys: a JSON file (re-read "
                                                            "on change)")
     render_keys: str = env("C3_RENDER_KEYS", "", "named client/admin keys: the same JSON inline", secret=True)
@@ -258,6 +262,13 @@ class Settings:
         if settings.pre_launch_timeout_max < settings.pre_launch_timeout:
             raise SettingsError("PRE_LAUNCH_TIMEOUT_MAX must not be below PRE_LAUNCH_TIMEOUT")
         return settings
+
+    def check_api_access(self) -> None:
+        """Raise SettingsError when the API would run without any key and nobody said open is intended."""
+        if not (self.render_api_key or self.render_keys_file or self.render_keys) and not self.allow_open_api:
+            raise SettingsError("C3_RENDER_API_KEY is not set and no keys are given (C3_RENDER_KEYS_FILE, "
+                                "C3_RENDER_KEYS), so the API would accept every request; set a key, or set "
+                                "C3_RENDER_ALLOW_OPEN=true if an API without a key is intended")
 
     def webhook_keys(self) -> tuple[bytes, ...]:
         """The HMAC keys of WEBHOOK_SECRET, in order (none: webhooks go unsigned)."""

@@ -143,6 +143,7 @@ def run_dev(data_dir: str, port: int = 5000) -> int:
                "MINIO_ACCESS_KEY": ACCESS_KEY, "MINIO_SECRET_KEY": _secret(root), "MINIO_BUCKET": BUCKET,
                "MINIO_SECURE": "false", "OUTPUT_DIR": str(root / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
                "METRICS_PORT": str(metrics_port)}
+        env.setdefault("C3_RENDER_ALLOW_OPEN", "true")  # on this machine only: no key needed unless one is set
         cli = [sys.executable, "-m", "render_core.cli"]
         children.append(subprocess.Popen([*cli, "api", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env=env))
         # A short drain: Ctrl-C gives a running job 5 s, then puts it back in the queue.

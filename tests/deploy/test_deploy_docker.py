@@ -3,7 +3,7 @@
 The Dockerfile's COPY sources must exist and survive Dockerfile.dockerignore, its
 stages must give a slim default and an `engines` target, both non-root; the
 compose file must offer what the original service did (API :5000, Redis, worker,
-optional MinIO).
+optional MinIO), publish the API only and ship no secret: every credential is required.
 """
 
 from __future__ import annotations
@@ -142,13 +142,11 @@ def test_compose_matches_the_original_services():
     compose = yaml.safe_load(COMPOSE_FILE.read_text())
     services = compose["services"]
     assert {"api", "worker", "redis", "minio"} <= set(services)
-    assert "5000:5000" in services["api"]["ports"]
-    assert "6379:6379" in services["redis"]["ports"]
+    assert services["api"]["ports"] == ["5000:5000"]
     assert services["api"]["command"] == ["api"]
     assert services["worker"]["command"] == ["worker"]
-    assert "ports" not in services["worker"], "the worker is not exposed"
     assert services["minio"]["profiles"] == ["minio"], "MinIO is optional"
-    command = services["redis"]["command"]
+    command = " ".join(services["redis"]["command"]).split()
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--appendfsync") + 1] in ("everysec", "always")
     for name in ("api", "worker"):
@@ -156,9 +154,44 @@ def test_compose_matches_the_original_services():
         context = (COMPOSE_FILE.parent / build["context"]).resolve()
         assert (context / build["dockerfile"]).resolve() == DOCKERFILE.resolve()
         assert build["target"] in stages(DOCKERFILE.read_text())
-        assert services[name]["environment"]["REDIS_HOST"] == "redis"
+        assert "@redis:6379/" in services[name]["environment"]["REDIS_URL"]
     grace = int(services["worker"]["stop_grace_period"].rstrip("s"))
     drain = float(services["worker"]["environment"]["WORKER_SHUTDOWN_TIMEOUT"].split(":-")[1].rstrip("}"))
     assert grace >= dramatiq_shutdown_timeout(drain), "docker would SIGKILL before running jobs are requeued"
     assert "C3_API_KEY" not in services["api"]["environment"], "the API gets no GPU provider key"
     assert "C3_API_KEY" in services["worker"]["environment"]
+
+
+#: Variables holding secrets: compose must refuse to start without them (``${NAME:?message}``).
+SECRETS = {"C3_RENDER_API_KEY", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_ROOT_USER",
+           "MINIO_ROOT_PASSWORD", "REDIS_PASSWORD"}
+REQUIRED = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):\?[^}]+\}")
+
+
+def test_compose_publishes_only_the_api():
+    import yaml
+
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"api"}, f"only the API may publish a port, not {sorted(published - {'api'})}"
+    assert all("network_mode" not in service for service in services.values()), "host networking publishes all"
+
+
+def test_compose_ships_no_secret_and_requires_real_ones():
+    import yaml
+
+    text = COMPOSE_FILE.read_text()
+    services = yaml.safe_load(text)["services"]
+    for name, service in services.items():
+        for variable, value in (service.get("environment") or {}).items():
+            if variable in SECRETS:
+                match = REQUIRED.fullmatch(str(value))
+                assert match, f"{name}: {variable}={value!r} must be ${{VAR:?message}} (required, no default)"
+    assert "minioadmin" not in text.lower(), "a well-known default credential is shipped"
+    assert not re.search(r"\$\{[A-Z0-9_]*(KEY|SECRET|PASSWORD|USER)[A-Z0-9_]*:-[^}]", text), \
+        "a credential variable has a default value"
+    api = services["api"]["environment"]
+    assert "C3_RENDER_ALLOW_OPEN" not in api, "the API must not be opened by the compose file"
+    assert "$${REDIS_PASSWORD}" not in " ".join(services["redis"]["command"])
+    assert "requirepass" in " ".join(services["redis"]["command"]), "Redis must require its password"
+    assert {m["name"] for m in REQUIRED.finditer(api["REDIS_URL"])} == {"REDIS_PASSWORD"}

@@ -46,6 +46,7 @@ def stack_env(redis_server, s3_server, services_dir) -> dict:
         "REDIS_URL": redis_server.url, "MINIO_ENDPOINT": s3_server.endpoint, "MINIO_ACCESS_KEY": ACCESS_KEY,
         "MINIO_SECRET_KEY": SECRET_KEY, "MINIO_BUCKET": BUCKET, "MINIO_SECURE": "false",
         "OUTPUT_DIR": str(services_dir / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
+        "C3_RENDER_ALLOW_OPEN": "true",
         "WEBHOOK_INTERVAL": "0.3", "WEBHOOK_ATTEMPTS": "3", "WORKER_IDLE_POLL_MS": "100",
         "MAX_DOWNLOAD_BYTES": str(3 * 1024 * 1024),
         "LOG_LEVEL": "INFO", "METRICS_PORT": str(free_port()), "WEBHOOK_SECRET": " ".join(WEBHOOK_SECRETS),

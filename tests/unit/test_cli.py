@@ -52,3 +52,21 @@ def test_bad_webhook_secret_stops_the_worker_at_start_without_showing_it():
     assert result.returncode == 2
     assert "WEBHOOK_SECRET is not valid: secret 1 decodes to 5 bytes" in result.stderr
     assert "c2hvcnQ" not in result.stderr and "Traceback" not in result.stderr
+
+
+def _api_start(env: dict) -> subprocess.CompletedProcess:
+    """``c3-render api`` with ``env``; gunicorn is pointed at a port that cannot be bound if it gets that far."""
+    return subprocess.run([sys.executable, "-m", "render_core.cli", "api", "--bind", "256.0.0.1:1"],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=60)
+
+
+def test_api_without_a_key_refuses_to_start_and_names_the_opt_out():
+    result = _api_start({})
+    assert result.returncode == 2
+    assert "C3_RENDER_API_KEY is not set" in result.stderr and "C3_RENDER_ALLOW_OPEN=true" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_api_with_the_opt_out_gets_past_the_key_check():
+    result = _api_start({"C3_RENDER_ALLOW_OPEN": "true"})
+    assert "C3_RENDER_API_KEY is not set" not in result.stderr
