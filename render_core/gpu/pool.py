@@ -1,8 +1,9 @@
 """The GPU pool: every instance of every workload type, shared through Redis by all workers.
 
 Keys (prefix ``c3render:gpu:``):
-  ``inst:<id>``        hash: id, workload, provider, state, node (JSON), launched_at,
-                       expires_at, idle_since, holder, lease_expiry
+  ``inst:<id>``        hash: id, workload, provider, state, node (JSON: base_url, urls and
+                       instance_id, public parts only), launched_at, expires_at, idle_since,
+                       holder, lease_expiry
   ``type:<workload>``  set of instance ids
   ``waiters:<workload>`` sorted set of acquirers waiting now (score: expiry, unix s)
   ``failed:<id>``      set for ``failed_cooldown`` s after an instance was given back broken
@@ -12,6 +13,9 @@ until its first health check passes), ``idle``,
 ``busy`` (leased: ``holder`` renews ``lease_expiry``), ``draining`` (being stopped).
 Every state change is a Lua script, so two workers never take the same instance
 and at most the allowed number of launches run at once.
+
+No secret is stored: a record's node holds public URLs (no userinfo) and no headers; the
+provider of the reading worker adds credentials from its own settings (``Provider.authorize``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 import redis
 
 from render_core.config.settings import Settings
+from render_core.net.http import public_url
 from render_core.obs import metrics
 from render_core.sdk.node import Node
 
@@ -138,11 +143,15 @@ class PoolPolicy:
 
 
 def _node_to_json(node: Node) -> str:
-    return json.dumps(asdict(node))
+    """The public part of ``node``: its URLs without userinfo and its id; never its headers."""
+    return json.dumps({"base_url": public_url(node.base_url), "instance_id": node.instance_id,
+                       "urls": {name: public_url(url) for name, url in node.urls.items()}})
 
 
 def _node_from_json(raw: str) -> Node:
-    return Node(**json.loads(raw))
+    stored = json.loads(raw)
+    return Node(base_url=stored.get("base_url", ""), urls=stored.get("urls") or {},
+                instance_id=stored.get("instance_id", ""))
 
 
 class GpuPool:
@@ -188,7 +197,8 @@ class GpuPool:
         return counts
 
     def node_of(self, record: dict) -> Node:
-        return _node_from_json(record["node"])
+        """How this worker reaches the instance of ``record``: the stored public node plus its credentials."""
+        return self.provider.authorize(_node_from_json(record["node"]))
 
     # -- leasing -------------------------------------------------------------------------
 
@@ -270,6 +280,16 @@ class GpuPool:
             raise LeaseUnavailable(f"the launched {workload} GPU node was stopped while it started")
         log.info("launched %s instance %s in %.1f s", workload, instance.id, self.clock() - started)
         return instance.id, instance.node
+
+    def healthy(self, instance_id: str, tries: int = 1, retry_delay: float = 0.0) -> bool:
+        """True when the provider's health check of the instance passes, trying ``tries`` times
+        ``retry_delay`` s apart; False for an instance the pool no longer knows."""
+        record = self.instance(instance_id)
+        if record is None:
+            return False
+        instance = Instance(id=instance_id, workload=record["workload"], node=self.node_of(record),
+                            launched_at=float(record.get("launched_at") or 0))
+        return wait_healthy(self.provider, instance, tries=tries, delay=retry_delay, sleep=self.sleep)
 
     def recently_failed(self) -> set[str]:
         """Ids of instances given back broken within the last ``failed_cooldown`` seconds."""

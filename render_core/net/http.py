@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -275,6 +275,14 @@ def post_bytes(url: str, body: bytes, *, content_type: str = "application/json",
             return response.status_code
     except requests.RequestException as exc:
         raise FetchError(f"POST to {url} failed: {_describe(exc, timeouts)}") from exc
+
+
+def public_url(url: str) -> str:
+    """``url`` without its userinfo (``https://user:pass@host/`` -> ``https://host/``); "" stays ""."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _megabytes(size: int) -> str:

@@ -250,12 +250,13 @@ def test_static_provider_hands_out_distinct_nodes(nodes):
     provider = StaticProvider(urls, health_timeout=2.0)
     first = provider.launch("media:fast", expires_at=an_hour_from_now())
     second = provider.launch("media:fast", expires_at=an_hour_from_now(), taken={first.id})
-    assert [first.id, second.id] == urls
+    assert [first.node.base_url, second.node.base_url] == urls
+    assert first.id.startswith("static-") and first.id != second.id and first.node.instance_id == first.id
     assert second.node.url_for("csm") == urls[1] + "/csm/" and second.node.url_for("ui") == urls[1] + "/"
     with pytest.raises(LaunchError, match="all 2 static nodes are in use"):
         provider.launch("media:fast", expires_at=an_hour_from_now(), taken={first.id, second.id})
     provider.stop(first.id)
-    assert [item.id for item in provider.list_running()] == urls
+    assert [item.id for item in provider.list_running()] == [first.id, second.id]
     assert provider.health(first) and provider.health(second)
 
 

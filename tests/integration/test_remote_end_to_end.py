@@ -20,6 +20,7 @@ import requests
 from PIL import Image
 
 from render_core.devtools.devservices import RedisServer, free_port
+from render_core.gpu.providers.static import parse_static_nodes
 from render_core.sdk.registry import load_registry
 from render_core.worker.services import WorkerServices
 from render_core.config.settings import Settings
@@ -119,6 +120,11 @@ class FakeStaticNode:
     def entry(self) -> str:
         """This node's STATIC_NODES entry."""
         return f"{self.gradio.url}|{self.comfy.url}"
+
+    @property
+    def instance_id(self) -> str:
+        """This node's id in the pool (and in job metadata)."""
+        return parse_static_nodes(self.entry)[0].id
 
     def reset(self) -> None:
         self.gradio.reset()
@@ -227,8 +233,8 @@ def clean_nodes(nodes):
 
 
 def node_of(nodes: list[FakeStaticNode], job) -> FakeStaticNode:
-    """The node whose base URL the job's result metadata names."""
-    return next(node for node in nodes if node.gradio.url == job.metadata.get("node"))
+    """The node whose instance id the job's result metadata names."""
+    return next(node for node in nodes if node.instance_id == job.metadata.get("node"))
 
 
 # ---------------------------------------------------------------- each task on a static node
@@ -237,7 +243,7 @@ def node_of(nodes: list[FakeStaticNode], job) -> FakeStaticNode:
 def test_csm_result_is_an_mp3_in_s3(stack, nodes):
     job = stack.finish(stack.submit("csm", {"monologue": ["Hello there.", "This is a node."]}))
     assert job.status == "success", (job.error, stack.logs())
-    assert job.metadata["engine"] == "csm" and job.metadata["node"] in {n.gradio.url for n in nodes}
+    assert job.metadata["engine"] == "csm" and job.metadata["node"] in {n.instance_id for n in nodes}
     assert [call["speaker_voice"] for call in node_of(nodes, job).gradio.csm_calls] == ["random_voice"]
     path, content_type = stack.fetch_result(job.id, "csm.mp3")
     assert content_type.startswith("audio/mpeg")

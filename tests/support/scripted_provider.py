@@ -69,6 +69,11 @@ class ScriptedProvider:
         with self._lock:
             return list(self.running.values())
 
+    def authorize(self, node: Node) -> Node:
+        """The stored node with this worker's credentials (the pool stores none)."""
+        return Node(base_url=node.base_url, urls=node.urls, instance_id=node.instance_id,
+                    headers={"X-C3-API-KEY": "scripted"})
+
     def health(self, instance: Instance) -> bool:
         with self._lock:
             self.health_checks.append(instance.id)

@@ -17,7 +17,8 @@ class Instance:
     """One running (or launching) GPU instance.
 
     Parameters:
-      id: the provider's id (Comput3 workload uuid, static node URL, ...).
+      id: the provider's id (Comput3 workload uuid, ``static-<hash of the URL>``, ...); it names
+        Redis keys, so it never holds a URL or a credential.
       workload: the workload type it serves (e.g. ``media:fast``).
       node: how tasks reach it (base URL, service URLs, auth headers).
       launched_at: unix time (s) it was launched; ``expires_at``: unix time (s)
@@ -64,3 +65,7 @@ class Provider(Protocol):
 
     def health(self, instance: Instance) -> bool:
         """True when the instance answers (one check; ``render_core.gpu.health`` retries)."""
+
+    def authorize(self, node: Node) -> Node:
+        """``node`` as the pool stored it (public URLs, no credentials) made usable by this worker:
+        the auth headers (and any URL credentials) from this process's own settings."""

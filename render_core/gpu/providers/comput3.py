@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Callable, Iterable
@@ -168,6 +169,10 @@ class Comput3Provider:
             if instance.id not in listed:
                 return False
         return node_answers(instance.node.base_url, instance.node.headers, self.health_timeout)
+
+    def authorize(self, node: Node) -> Node:
+        """``node`` with the account key as ``X-C3-API-KEY`` (the pool stores no key)."""
+        return replace(node, headers=self._headers())
 
     # ------------------------------------------------------------------ helpers
 

@@ -9,13 +9,16 @@ URL after ``|``, else at the base URL itself. ``STATIC_NODE_KEY`` (optional) is 
 nodes as ``X-C3-API-KEY`` and as ``Authorization: Bearer``.
 
 The provider keeps no state: the pool (in Redis) knows which nodes are handed out and tells
-``launch`` through ``taken``. An instance's id is its base URL.
+``launch`` through ``taken``. An instance's id is ``static-`` and a hash of its base URL, so
+neither a URL nor the credentials it may carry (``https://user:pass@host``) name a Redis key;
+``authorize`` gives a worker back the configured URL and the key from its own settings.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -35,6 +38,11 @@ class StaticNode:
 
     url: str
     ui_url: str
+
+    @property
+    def id(self) -> str:
+        """The node's instance id: ``static-`` and 16 hex digits of the SHA-256 of its base URL."""
+        return "static-" + hashlib.sha256(self.url.encode()).hexdigest()[:16]
 
 
 def parse_static_nodes(text: str) -> list[StaticNode]:
@@ -89,9 +97,9 @@ class StaticProvider:
 
     def launch(self, workload: str, *, expires_at: float | None = None,
                taken: frozenset[str] | set[str] = frozenset()) -> Instance:
-        """The first configured node whose id (base URL) is not in ``taken``; LaunchError when none is free."""
+        """The first configured node whose id is not in ``taken``; LaunchError when none is free."""
         for node in self.nodes:
-            if node.url not in taken:
+            if node.id not in taken:
                 return self._instance(node, workload)
         raise LaunchError(f"all {len(self.nodes)} static nodes are in use")
 
@@ -106,11 +114,21 @@ class StaticProvider:
         """One check: ``GET <base URL>/`` answers 200 within ``health_timeout``."""
         return node_answers(instance.node.base_url, instance.node.headers, self.health_timeout)
 
+    def authorize(self, node: Node) -> Node:
+        """The configured node of ``node.instance_id`` (URLs as configured, the key's headers);
+        an id no longer configured keeps its public URLs and gets the key's headers."""
+        configured = next((entry for entry in self.nodes if entry.id == node.instance_id), None)
+        if configured is None:
+            return replace(node, headers=self._headers())
+        return self._reach(configured)
+
     def _headers(self) -> dict:
         return {"X-C3-API-KEY": self.key, "Authorization": f"Bearer {self.key}"} if self.key else {}
 
+    def _reach(self, node: StaticNode) -> Node:
+        return Node(base_url=node.url, headers=self._headers(), instance_id=node.id,
+                    urls={"csm": node.url + "/csm/", "whisper": node.url + "/whisper/", "ui": node.ui_url})
+
     def _instance(self, node: StaticNode, workload: str) -> Instance:
-        reach = Node(base_url=node.url, headers=self._headers(), instance_id=node.url,
-                     urls={"csm": node.url + "/csm/", "whisper": node.url + "/whisper/", "ui": node.ui_url})
-        return Instance(id=node.url, workload=workload, node=reach, launched_at=self.clock(),
+        return Instance(id=node.id, workload=workload, node=self._reach(node), launched_at=self.clock(),
                         expires_at=None, provider=self.name)

@@ -106,5 +106,5 @@ def test_every_builtin_provider_declares_the_protocol(provider_class):
     parameters = inspect.signature(provider_class.launch).parameters
     assert parameters["taken"].kind is inspect.Parameter.KEYWORD_ONLY
     assert parameters["expires_at"].kind is inspect.Parameter.KEYWORD_ONLY
-    for method in ("stop", "list_running", "health"):
+    for method in ("stop", "list_running", "health", "authorize"):
         assert callable(getattr(provider_class, method)), method
