@@ -1,18 +1,26 @@
 """The one place every outbound HTTP request goes through (downloads, webhooks, node calls).
 
-Guarantees: connect and read timeouts on every request (seconds), a size limit on
-downloaded bodies (bytes), and an address policy applied when a connection is opened:
-the host is resolved once, every resolved address is checked, and the socket connects
-to an address that passed the check (no DNS-rebinding gap). Redirect hops open their
-connections through the same code, so each hop is checked again.
+Guarantees: connect and read timeouts on every request (seconds), a wall-clock deadline
+per transfer (``Timeouts.total``: connecting, sending, every redirect hop and reading the
+whole body; a server trickling bytes cannot stretch it), a size limit on downloaded bodies
+(bytes), and an address policy applied when a connection is opened: the host is resolved
+once, every resolved address is checked, and the socket connects to an address that passed
+the check (no DNS-rebinding gap). Redirect hops open their connections through the same
+code, so each hop is checked again.
+
+In a guarded session a per-call ``timeout=(connect, read)`` also bounds the whole transfer
+to ``connect + read`` seconds; pass a :class:`Timeouts` to set the deadline explicitly.
 """
 from __future__ import annotations
 
 import functools
+import io
 import ipaddress
 import json
+import logging
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -24,6 +32,9 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.connection import allowed_gai_family, create_connection
+from urllib3.util.timeout import Timeout as Urllib3Timeout
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 64 * 1024
@@ -52,12 +63,23 @@ class FetchAborted(FetchError):
     """The transfer was stopped because the caller's ``should_stop`` returned True."""
 
 
+class TransferTimeout(FetchError):
+    """The transfer did not finish within its wall-clock deadline (``Timeouts.total``)."""
+
+
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait for the TCP/TLS connection, and between two reads of the response."""
+    """Seconds to wait for the TCP/TLS connection, and between two reads of the response;
+    ``total``: seconds the whole transfer may take, wall clock (None: ``connect + read``)."""
 
     connect: float = 10.0
     read: float = 60.0
+    total: float | None = None
+
+    @property
+    def limit(self) -> float:
+        """The transfer's wall-clock limit in seconds."""
+        return self.total if self.total is not None else self.connect + self.read
 
 
 @dataclass(frozen=True)
@@ -130,14 +152,107 @@ def _category(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     return next((name for name, hit in checks if hit), None)
 
 
+class _DeadlinePassed(socket.timeout):
+    """A socket call was refused because the transfer's wall-clock deadline has passed."""
+
+
+class _Deadline:
+    """The monotonic time (s) by which the current transfer on a connection must end, or None."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left (None: no deadline); raises _DeadlinePassed when none are left."""
+        if self.at is None:
+            return None
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed("the transfer's deadline has passed")
+        return left
+
+
+class _DeadlineSocket:
+    """A connected socket whose every send and receive ends by the transfer's deadline.
+
+    Before each blocking call the OS timeout becomes min(per-read timeout, time left), so
+    a server that sends one byte now and then cannot keep a transfer alive past it.
+    Everything else is the wrapped socket's (http.client and urllib3 see a socket).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._timeout = sock.gettimeout()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def _bounded(self, call: Callable, *args: Any) -> Any:
+        """``call(*args)`` with the OS timeout cut to the time left; a timeout at the deadline says so."""
+        left = self._deadline.remaining()
+        if left is not None:
+            self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
+        elif self._sock.gettimeout() != self._timeout:
+            self._sock.settimeout(self._timeout)
+        try:
+            return call(*args)
+        except socket.timeout as exc:
+            if self._deadline.at is not None and time.monotonic() >= self._deadline.at:
+                raise _DeadlinePassed("the transfer's deadline passed") from exc
+            raise
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        return self._bounded(self._sock.recv_into, buffer, nbytes, flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self._bounded(self._sock.recv, bufsize, flags)
+
+    def send(self, data, flags: int = 0) -> int:
+        return self._bounded(self._sock.send, data, flags)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        self._bounded(self._sock.sendall, data, flags)
+
+    def makefile(self, mode: str = "r", buffering: int | None = None, **kwargs: Any):
+        """A buffered reader reading through this wrapper (http.client reads responses with ``"rb"``)."""
+        if mode != "rb":
+            return self._sock.makefile(mode, buffering, **kwargs)
+        raw = socket.SocketIO(self, "rb")
+        self._sock._io_refs += 1  # the real socket stays open until this reader is closed, as with makefile
+        return io.BufferedReader(raw, buffering if buffering and buffering > 0 else io.DEFAULT_BUFFER_SIZE)
+
+    def _decref_socketios(self) -> None:
+        self._sock._decref_socketios()
+
+
 class _PolicyConnectMixin:
     """Replaces urllib3's socket creation: resolve, check every address, connect to an allowed one.
 
     ``self.host`` is left untouched, so the Host header, TLS SNI and certificate
-    verification still use the host name from the URL.
+    verification still use the host name from the URL. The connected socket is wrapped
+    so that every read and write ends by the deadline of the transfer using it.
     """
 
     policy = AddressPolicy()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transfer_deadline = _Deadline()
+
+    def connect(self) -> None:
+        super().connect()
+        self.transfer_deadline.remaining()  # a TLS handshake that used up the deadline ends here
+        self.sock = _DeadlineSocket(self.sock, self.transfer_deadline)
 
     def _new_conn(self) -> socket.socket:
         host = self.host.strip("[]")
@@ -155,11 +270,15 @@ class _PolicyConnectMixin:
             raise BlockedAddress(f"refusing to connect to {ip} ({reason}) for host {host}")
         last_error: OSError | None = None
         for ip in allowed:  # an IP literal: create_connection does no further DNS lookup
+            timeout = self.timeout
+            left = self.transfer_deadline.remaining()
+            cut_short = left is not None and (not isinstance(timeout, (int, float)) or left < timeout)
             try:
-                sock = create_connection((ip, self.port), self.timeout, source_address=self.source_address,
-                                         socket_options=self.socket_options)
+                sock = create_connection((ip, self.port), left if cut_short else timeout,
+                                         source_address=self.source_address, socket_options=self.socket_options)
             except socket.timeout as exc:
-                raise ConnectTimeoutError(self, f"Connection to {host} timed out") from exc
+                cause = _DeadlinePassed("the transfer's deadline passed while connecting") if cut_short else exc
+                raise ConnectTimeoutError(self, f"Connection to {host} timed out") from cause
             except OSError as exc:
                 last_error = exc
                 continue
@@ -176,17 +295,59 @@ class GuardedHTTPSConnection(_PolicyConnectMixin, HTTPSConnection):
     """HTTPS connection that only opens sockets to addresses its ``policy`` allows."""
 
 
+class _TransferTimeoutSpec(Urllib3Timeout):
+    """urllib3 timeouts that also carry the transfer's deadline (monotonic s) to its connection."""
+
+    def __init__(self, connect: float, read: float, deadline: float) -> None:
+        super().__init__(connect=connect, read=read)
+        self.deadline = deadline
+        self.limit = max(0.0, deadline - time.monotonic())
+
+    def clone(self) -> "_TransferTimeoutSpec":
+        copy = _TransferTimeoutSpec(self._connect, self._read, self.deadline)
+        copy.limit = self.limit
+        return copy
+
+
+def _transfer_timeout(timeout: Any, default: Timeouts) -> _TransferTimeoutSpec:
+    """The deadline-carrying timeout of a transfer that starts now, from what the caller passed."""
+    if isinstance(timeout, _TransferTimeoutSpec):
+        return timeout
+    if timeout is None:
+        timeout = default
+    elif isinstance(timeout, tuple):
+        connect, read = timeout
+        timeout = Timeouts(default.connect if connect is None else connect, default.read if read is None else read)
+    elif isinstance(timeout, (int, float)):
+        timeout = Timeouts(connect=timeout, read=timeout, total=timeout)
+    if not isinstance(timeout, Timeouts):
+        raise TypeError(f"timeout must be seconds, (connect, read) or Timeouts, not {timeout!r}")
+    return _TransferTimeoutSpec(timeout.connect, timeout.read, time.monotonic() + timeout.limit)
+
+
+class _DeadlinePoolMixin:
+    """Hands each request's deadline to the connection it runs on (read by its socket wrapper)."""
+
+    def _make_request(self, conn, method, url, *args: Any, **kwargs: Any):
+        deadline = getattr(kwargs.get("timeout"), "deadline", None)
+        conn.transfer_deadline.at = deadline
+        return super()._make_request(conn, method, url, *args, **kwargs)
+
+
 @functools.cache
 def _pool_classes(policy: AddressPolicy) -> dict[str, type[HTTPConnectionPool]]:
-    """urllib3 pool classes (by scheme) whose connections enforce ``policy``."""
+    """urllib3 pool classes (by scheme) whose connections enforce ``policy`` and transfer deadlines."""
     http = type("GuardedHTTPConnection", (GuardedHTTPConnection,), {"policy": policy})
     https = type("GuardedHTTPSConnection", (GuardedHTTPSConnection,), {"policy": policy})
-    return {"http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-            "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https})}
+    return {"http": type("GuardedHTTPConnectionPool", (_DeadlinePoolMixin, HTTPConnectionPool),
+                         {"ConnectionCls": http}),
+            "https": type("GuardedHTTPSConnectionPool", (_DeadlinePoolMixin, HTTPSConnectionPool),
+                          {"ConnectionCls": https})}
 
 
 class _GuardedAdapter(HTTPAdapter):
-    """Transport adapter: guarded connections, default timeouts, no retries, no proxies."""
+    """Transport adapter: guarded connections, timeouts and a deadline on every transfer, no retries,
+    no proxies."""
 
     def __init__(self, policy: AddressPolicy, timeouts: Timeouts) -> None:
         self.policy, self.timeouts = policy, timeouts
@@ -200,17 +361,19 @@ class _GuardedAdapter(HTTPAdapter):
         raise FetchError("outbound requests through a proxy are not supported")
 
     def send(self, request: requests.PreparedRequest, timeout: Any = None, **kwargs: Any) -> requests.Response:
-        if timeout is None:
-            timeout = (self.timeouts.connect, self.timeouts.read)
-        return super().send(request, timeout=timeout, **kwargs)
+        return super().send(request, timeout=_transfer_timeout(timeout, self.timeouts), **kwargs)
 
 
 class _GuardedSession(requests.Session):
-    """Session that refuses non-http(s) URLs on the first request and on every redirect hop."""
+    """Session that refuses non-http(s) URLs on the first request and on every redirect hop, and gives
+    the whole transfer (every hop) one deadline."""
+
+    default_timeouts = Timeouts()
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if urlsplit(request.url or "").scheme.lower() not in ("http", "https"):
             raise BlockedAddress(f"refusing to fetch {request.url}: only http and https URLs are allowed")
+        kwargs["timeout"] = _transfer_timeout(kwargs.get("timeout"), self.default_timeouts)
         return super().send(request, **kwargs)
 
 
@@ -221,6 +384,7 @@ def session(policy: AddressPolicy = AddressPolicy(), timeouts: Timeouts = Timeou
     Environment proxies, .netrc and CA-bundle variables are ignored (``trust_env=False``).
     """
     guarded = _GuardedSession()
+    guarded.default_timeouts = timeouts
     guarded.trust_env = False
     guarded.max_redirects = max_redirects
     adapter = _GuardedAdapter(policy, timeouts)
@@ -234,20 +398,31 @@ def download(url: str, dest: Path, *, max_bytes: int, policy: AddressPolicy = Ad
              should_stop: Callable[[], bool] | None = None) -> Download:
     """Stream ``url`` into ``dest``, at most ``max_bytes`` bytes, following up to 5 redirects.
 
-    ``timeouts.read`` bounds each wait for data, not the whole transfer: pass
-    ``should_stop`` (checked between chunks) to enforce cancellation or a deadline.
-    Raises FetchError (or a subclass) with a readable message; ``dest`` is removed on failure.
+    ``timeouts.limit`` bounds the whole transfer (wall clock); ``should_stop`` is checked
+    between chunks (cancellation). Raises FetchError (or a subclass: TooLarge,
+    TransferTimeout, FetchAborted, BlockedAddress) with a readable message; ``dest`` is
+    removed on failure.
     """
+    with session(policy, timeouts) as guarded:
+        return stream_to_file(guarded, url, dest, max_bytes=max_bytes, timeouts=timeouts, headers=headers,
+                              should_stop=should_stop, label=f"download of {url}")
+
+
+def stream_to_file(guarded: requests.Session, url: str, dest: Path, *, max_bytes: int, timeouts: Timeouts,
+                   headers: Mapping[str, str] | None = None, should_stop: Callable[[], bool] | None = None,
+                   label: str = "download") -> Download:
+    """GET ``url`` through ``guarded`` (a :func:`session`) into ``dest``: at most ``max_bytes`` bytes,
+    within ``timeouts.limit`` seconds; ``label`` names the transfer in error messages."""
     dest = Path(dest)
     try:
-        with session(policy, timeouts) as guarded, guarded.get(url, headers=headers, stream=True) as response:
+        with guarded.get(url, headers=headers, stream=True, timeout=timeouts) as response:
             if not 200 <= response.status_code < 300:
-                raise FetchError(f"download of {url} failed: HTTP {response.status_code}")
-            _reject_declared_size(response, url, max_bytes)
-            size = _stream_to_file(response, dest, url, max_bytes, should_stop)
+                raise FetchError(f"{label} failed: HTTP {response.status_code}")
+            _reject_declared_size(response, label, max_bytes)
+            size = _stream_to_file(response, dest, label, max_bytes, should_stop)
             return Download(dest, size, response.headers.get("Content-Type"), response.url)
     except requests.RequestException as exc:
-        raise FetchError(f"download of {url} failed: {_describe(exc, timeouts)}") from exc
+        raise _failure(f"{label} failed", exc, timeouts) from exc
 
 
 def post_json(url: str, payload: Any, *, policy: AddressPolicy = AddressPolicy(),
@@ -266,7 +441,8 @@ def post_bytes(url: str, body: bytes, *, content_type: str = "application/json",
                headers: Mapping[str, str] | None = None) -> int:
     """POST exactly ``body`` and return the HTTP status code (redirects are not followed).
 
-    The response body is not read. Network failures and refusals raise FetchError.
+    The response body is not read; ``timeouts.limit`` bounds the whole exchange (wall clock).
+    Network failures and refusals raise FetchError (TransferTimeout past the limit).
     """
     try:
         with session(policy, timeouts) as guarded, guarded.post(
@@ -274,7 +450,28 @@ def post_bytes(url: str, body: bytes, *, content_type: str = "application/json",
                 allow_redirects=False, stream=True) as response:
             return response.status_code
     except requests.RequestException as exc:
-        raise FetchError(f"POST to {url} failed: {_describe(exc, timeouts)}") from exc
+        raise _failure(f"POST to {url} failed", exc, timeouts) from exc
+
+
+def deadline_passed(exc: BaseException) -> bool:
+    """True when ``exc`` (or an exception it wraps or was raised from) is a transfer's deadline running out."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (_DeadlinePassed, TransferTimeout)):
+            return True
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return False
+
+
+def _failure(prefix: str, exc: requests.RequestException, timeouts: Timeouts) -> FetchError:
+    if deadline_passed(exc):
+        return TransferTimeout(f"{prefix}: it did not finish within {timeouts.limit:g} s")
+    return FetchError(f"{prefix}: {_describe(exc, timeouts)}")
 
 
 def public_url(url: str) -> str:
@@ -289,18 +486,18 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:g} MB"
 
 
-def _reject_declared_size(response: requests.Response, url: str, max_bytes: int) -> None:
+def _reject_declared_size(response: requests.Response, label: str, max_bytes: int) -> None:
     """Raise TooLarge before reading the body when Content-Length exceeds ``max_bytes``."""
     try:
         declared = int(response.headers.get("Content-Length", ""))
     except ValueError:
         return
     if declared > max_bytes:
-        raise TooLarge(f"download of {url} refused: its size ({_megabytes(declared)}) "
+        raise TooLarge(f"{label} refused: its size ({_megabytes(declared)}) "
                        f"exceeds the limit of {_megabytes(max_bytes)}")
 
 
-def _stream_to_file(response: requests.Response, dest: Path, url: str, max_bytes: int,
+def _stream_to_file(response: requests.Response, dest: Path, label: str, max_bytes: int,
                     should_stop: Callable[[], bool] | None) -> int:
     """Write the body to ``dest`` chunk by chunk; return its size in bytes; remove ``dest`` on failure."""
     size = 0
@@ -308,11 +505,10 @@ def _stream_to_file(response: requests.Response, dest: Path, url: str, max_bytes
         with dest.open("wb") as out:
             for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
                 if should_stop is not None and should_stop():
-                    raise FetchAborted(f"download of {url} was cancelled")
+                    raise FetchAborted(f"{label} was cancelled")
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLarge(f"download of {url} refused: it is larger than "
-                                   f"the limit of {_megabytes(max_bytes)}")
+                    raise TooLarge(f"{label} refused: it is larger than the limit of {_megabytes(max_bytes)}")
                 out.write(chunk)
     except BaseException:
         dest.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ def post_once(url: str, body: dict, *, webhook_id: str, secrets: tuple[bytes, ..
     headers = signed_headers(webhook_id, data, secrets)
     try:
         code = post_bytes(url, data, headers=headers, policy=policy,
-                          timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout))
+                          timeouts=Timeouts(connect=min(timeout, 10.0), read=timeout, total=timeout))
     except FetchError as exc:
         return str(exc)
     if 200 <= code < 300:

@@ -182,11 +182,12 @@ class Runner:
         settings, jobs, policy = self.settings, self.jobs, self.url_policy
         uploads, upload_policy = self.upload_urls, self.upload_policy
 
-        def downloader(url, dest, should_stop):
+        def downloader(url, dest, should_stop):  # the whole transfer ends by the job's deadline
+            timeouts = Timeouts(connect=10.0, read=60.0, total=max(1.0, deadline - time.time()))
             if uploads.object_of(url):
                 return download(url, dest, max_bytes=settings.max_upload_bytes, policy=upload_policy,
-                                should_stop=should_stop).path
-            return download(url, dest, max_bytes=settings.max_download_bytes, policy=policy,
+                                timeouts=timeouts, should_stop=should_stop).path
+            return download(url, dest, max_bytes=settings.max_download_bytes, policy=policy, timeouts=timeouts,
                             should_stop=should_stop).path
 
         def reporter(fraction, message):

@@ -16,13 +16,13 @@ OPERATOR_TARGETS = AddressPolicy(allow_loopback=True, allow_private=True)
 def node_answers(base_url: str, headers: dict, timeout: float) -> bool:
     """One health probe: True when ``GET <base_url>/`` answers 200.
 
-    ``timeout`` (s) bounds the connection and each wait for data; the body is not read.
+    ``timeout`` (s) bounds the whole probe, wall clock; the body is not read.
     Connection failures, refusals and timeouts count as "does not answer".
     """
     if not base_url:
         return False
     try:
-        with session(OPERATOR_TARGETS, Timeouts(connect=timeout, read=timeout)) as probe, \
+        with session(OPERATOR_TARGETS, Timeouts(connect=timeout, read=timeout, total=timeout)) as probe, \
                 probe.get(base_url.rstrip("/") + "/", headers=headers, stream=True) as response:
             return response.status_code == 200
     except (requests.RequestException, FetchError):
