@@ -32,8 +32,9 @@ The guide with a tutorial and the reference of every name here is docs/plugins.m
 """
 
 from render_core.sdk.api_version import PLUGIN_API_VERSION
+from render_core.net.http import is_transport_failure
 from render_core.sdk.context import TaskContext
-from render_core.sdk.errors import JobError, NodeError
+from render_core.sdk.errors import JobError, NodeAppError, NodeError
 from render_core.sdk.gradio_call import call_gradio
 from render_core.sdk.hookspecs import hookimpl
 from render_core.sdk.node import Node
@@ -44,8 +45,8 @@ from render_core.sdk.setting import (Setting, SettingsError, above, at_least, be
 from render_core.sdk.task import FileOutput, Output, Task, TextOutput
 
 __all__ = [
-    "Boolean", "ExactlyOne", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeError", "Number",
-    "Output", "PLUGIN_API_VERSION", "Problem", "RequiredWhen", "Schema", "Setting", "SettingsError", "String",
-    "StringList", "Task", "TaskContext", "TextOutput", "Url", "above", "at_least", "between", "call_gradio",
-    "existing_file", "hookimpl", "http_url", "read_settings",
+    "Boolean", "ExactlyOne", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeAppError", "NodeError",
+    "Number", "Output", "PLUGIN_API_VERSION", "Problem", "RequiredWhen", "Schema", "Setting", "SettingsError",
+    "String", "StringList", "Task", "TaskContext", "TextOutput", "Url", "above", "at_least", "between",
+    "call_gradio", "existing_file", "hookimpl", "http_url", "is_transport_failure", "read_settings",
 ]

@@ -6,7 +6,8 @@ whole body; a server trickling bytes cannot stretch it), a size limit on downloa
 (bytes), and an address policy applied when a connection is opened: the host is resolved
 once, every resolved address is checked, and the socket connects to an address that passed
 the check (no DNS-rebinding gap). Redirect hops open their connections through the same
-code, so each hop is checked again.
+code, so each hop is checked again, and a hop to another origin (scheme, host, port) carries
+no credential: only the headers in :data:`CROSS_ORIGIN_SAFE_HEADERS` survive it.
 
 In a guarded session a per-call ``timeout=(connect, read)`` also bounds the whole transfer
 to ``connect + read`` seconds; pass a :class:`Timeouts` to set the deadline explicitly.
@@ -45,10 +46,21 @@ METADATA_IPS = frozenset(ipaddress.ip_address(a) for a in (
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 SHARED_NETWORK = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, also used by VPN overlays
+#: Request headers kept on a redirect to another origin; every other header (auth, keys, cookies) is dropped.
+CROSS_ORIGIN_SAFE_HEADERS = frozenset({"accept", "accept-encoding", "accept-language", "user-agent", "connection",
+                                       "content-type", "content-length", "transfer-encoding"})
 
 
 class FetchError(Exception):
     """An outbound request failed; the message is readable by the user who supplied the URL."""
+
+
+class HttpStatusError(FetchError):
+    """The server answered with a status other than 2xx; ``status`` is the code."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 class BlockedAddress(FetchError):
@@ -365,8 +377,8 @@ class _GuardedAdapter(HTTPAdapter):
 
 
 class _GuardedSession(requests.Session):
-    """Session that refuses non-http(s) URLs on the first request and on every redirect hop, and gives
-    the whole transfer (every hop) one deadline."""
+    """Session that refuses non-http(s) URLs on the first request and on every redirect hop, gives
+    the whole transfer (every hop) one deadline, and sends no credential to another origin."""
 
     default_timeouts = Timeouts()
 
@@ -375,6 +387,21 @@ class _GuardedSession(requests.Session):
             raise BlockedAddress(f"refusing to fetch {request.url}: only http and https URLs are allowed")
         kwargs["timeout"] = _transfer_timeout(kwargs.get("timeout"), self.default_timeouts)
         return super().send(request, **kwargs)
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """On a hop to another origin drop every header but the harmless ones (keys, tokens, cookies)."""
+        if _origin(prepared_request.url) != _origin(response.request.url):
+            for name in list(prepared_request.headers):
+                if name.lower() not in CROSS_ORIGIN_SAFE_HEADERS:
+                    del prepared_request.headers[name]
+            return
+        super().rebuild_auth(prepared_request, response)
+
+
+def _origin(url: str | None) -> tuple[str, str, int | None]:
+    parts = urlsplit(url or "")
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def session(policy: AddressPolicy = AddressPolicy(), timeouts: Timeouts = Timeouts(),
@@ -417,7 +444,7 @@ def stream_to_file(guarded: requests.Session, url: str, dest: Path, *, max_bytes
     try:
         with guarded.get(url, headers=headers, stream=True, timeout=timeouts) as response:
             if not 200 <= response.status_code < 300:
-                raise FetchError(f"{label} failed: HTTP {response.status_code}")
+                raise HttpStatusError(f"{label} failed: HTTP {response.status_code}", response.status_code)
             _reject_declared_size(response, label, max_bytes)
             size = _stream_to_file(response, dest, label, max_bytes, should_stop)
             return Download(dest, size, response.headers.get("Content-Type"), response.url)
@@ -466,6 +493,19 @@ def deadline_passed(exc: BaseException) -> bool:
             return True
         pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
     return False
+
+
+def is_transport_failure(exc: BaseException) -> bool:
+    """True when ``exc`` is a failure of the path to the server: no connection, a reset or broken
+    connection, a timeout or a passed deadline, a TLS failure, a body that broke off.
+
+    False for what goes wrong on this side before or while a request is built (an invalid URL or
+    header, a body that cannot be encoded) and for refusals of the address policy.
+    """
+    if isinstance(exc, TransferTimeout) or deadline_passed(exc):
+        return True
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                            requests.exceptions.ContentDecodingError))
 
 
 def _failure(prefix: str, exc: requests.RequestException, timeouts: Timeouts) -> FetchError:

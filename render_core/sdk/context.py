@@ -31,6 +31,8 @@ class TaskContext:
       poll_interval: seconds between status polls of remote work (RENDER_POLLING_INTERVAL).
       is_stopping: returns True once the worker is shutting down and wants the job back
         (it is requeued for another worker, not failed).
+      max_download_bytes: the size limit (bytes) of one input download, also applied to files
+        fetched from the node (MAX_DOWNLOAD_BYTES).
     """
 
     def __init__(self, *, job_id: str, task: str, node: Node, work_dir: Path, deadline: float,
@@ -38,7 +40,8 @@ class TaskContext:
                  reporter: Callable[[float, str], None], is_cancelled: Callable[[], bool],
                  timer: Callable[[str], object], logger: logging.Logger | None = None,
                  session_factory: Callable[[], object] | None = None, poll_interval: float = 5.0,
-                 cancel_poll_interval: float = 1.0, is_stopping: Callable[[], bool] = lambda: False):
+                 cancel_poll_interval: float = 1.0, is_stopping: Callable[[], bool] = lambda: False,
+                 max_download_bytes: int = 200 * 1024 * 1024):
         self.job_id = job_id
         self.task = task
         self.node = node
@@ -52,6 +55,7 @@ class TaskContext:
         self._session_factory = session_factory
         self._is_stopping = is_stopping
         self.poll_interval = poll_interval
+        self.max_download_bytes = max_download_bytes
         self._cancel_poll_interval = cancel_poll_interval
         self._cancel_checked_at = 0.0
         self._cancelled = False
@@ -99,7 +103,9 @@ class TaskContext:
     def node_session(self):
         """A ``requests.Session`` for calls to ``self.node``: its auth headers set, timeouts applied.
 
-        Callers still pass ``timeout=`` for long calls and should stop when ``should_stop()``.
+        The guarded client: a per-call ``timeout=(connect, read)`` bounds the whole call to
+        ``connect + read`` seconds, and a redirect to another origin carries none of the
+        node's headers. Callers still should stop when ``should_stop()``.
         """
         if self._session_factory is None:
             raise RuntimeError("this context has no node session factory")

@@ -6,7 +6,20 @@ class JobError(Exception):
 
 
 class NodeError(Exception):
-    """The GPU node failed (connection lost, 5xx, died): retried on a fresh lease while time remains."""
+    """The path to the GPU node failed (no connection, reset, timeout, 5xx, a failed health check):
+    the node is stopped and the job retried on a fresh lease while attempts and time remain.
+
+    Raise it only for such transport failures: what goes wrong on this side before or while a
+    request is built is a JobError, and an error the node answers with is a NodeAppError.
+    """
+
+
+class NodeAppError(JobError):
+    """The node answered, with an error (a Gradio app error, a failed render, a refusal) or with
+    something unusable. The runner then health-checks the leased node: when it fails the check
+    or its provider no longer lists it, this counts as a NodeError (stop the node, retry);
+    when it is healthy, it is the job's error and the job ends ``failed`` with this message.
+    """
 
 
 class JobCancelled(Exception):

@@ -1,22 +1,31 @@
 """One call to a Gradio app on a GPU node, for task plugins (``render_core.plugin.call_gradio``).
 
-The node's auth headers go on every request, connecting is bounded, the job is
-polled at ``ctx.poll_interval`` and cancelled on the node when the task must stop,
-and failures map to NodeError (the node or the path to it failed) or JobError
-(the app refused the input). Needs ``gradio_client`` (a dependency of the plugins
-that call it).
+Every byte goes through the task's node session (the guarded HTTP client: address policy,
+the node's auth headers, none of them on a redirect to another origin), each request has a
+wall-clock deadline, file outputs are size-capped and land in the job's work dir. The call
+is followed on the app's event stream and cancelled on the node when the task must stop.
+Failures map to NodeError (the path to the node failed), NodeAppError (the app reported an
+error or answered something unusable; the runner health-checks the node to decide) or
+JobError (this side could not build the call). The protocol itself is
+:class:`render_core.sdk.gradio_app.GradioApp`.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-import time
-from concurrent.futures import CancelledError
+import uuid
 from pathlib import Path
 
-from .errors import JobError, NodeError
+from render_core.net.http import FetchAborted, Timeouts
 
-CONNECT_BUDGET_S = 30.0  # whole client construction: config + API info requests
+from .errors import NodeAppError, NodeError
+from .gradio_app import Endpoint, GradioApp
+
+log = logging.getLogger(__name__)
+
+SHORT_REQUEST_S = 30.0  # wall clock of one config, API description, queue or cancel request
 CONNECT_TIMEOUT_S = 10.0  # TCP/TLS connect, per request
 READ_TIMEOUT_S = 60.0  # between two reads; Gradio's event stream sends a heartbeat every 15 s
 CANCEL_WAIT_S = 5.0  # longest wait for the node to acknowledge a cancel
@@ -25,127 +34,109 @@ CANCEL_WAIT_S = 5.0  # longest wait for the node to acknowledge a cancel
 def call_gradio(ctx, service: str, api_name: str, arguments: dict, *, download_dir: Path | None):
     """Run ``api_name`` of the node's ``service`` app with keyword ``arguments``; returns its outputs.
 
-    File outputs are downloaded into ``download_dir`` (their local paths are returned),
-    or returned undownloaded as Gradio file dicts when ``download_dir`` is None.
-    Stops promptly on ``ctx.should_stop()``: the node is asked to cancel, then ``ctx.check()`` raises.
+    A ``pathlib.Path`` argument is uploaded as a file. File outputs are downloaded into
+    ``download_dir`` (their local paths are returned; each at most ``ctx.max_download_bytes``),
+    or returned undownloaded as Gradio file dicts when ``download_dir`` is None. One output
+    is returned alone, several as a tuple. Stops promptly on ``ctx.should_stop()``: the node
+    is asked to cancel, then ``ctx.check()`` raises.
     """
-    url = ctx.node.url_for(service)
-    client = _connect(ctx, service, url, download_dir)
-    try:
-        try:
-            job = client.submit(api_name=api_name, **arguments)
-        except Exception as exc:  # wrong api name or arguments: the node runs another app version
-            raise NodeError(f"the {service} service at {url} does not accept the call {api_name}: {exc}") from exc
+    with ctx.node_session() as session:
+        app = GradioApp(session, ctx.node.url_for(service), service=service, timeouts=_short(ctx))
+        app.load()
+        ctx.check()
+        endpoint = app.endpoint(api_name)
+        data = app.arguments(endpoint, arguments, lambda path: _upload(ctx, app, path))
+        ctx.check()
+        session_hash = uuid.uuid4().hex
+        event_id = app.join(endpoint, data, session_hash)
         ctx.progress(0.15, f"running on the GPU node ({service})")
-        while not job.done():
-            if ctx.should_stop():
-                _cancel(ctx, job)
-                ctx.check()
-            time.sleep(ctx.poll_interval)
-        return _outcome(job, service, url)
-    finally:
-        _close(client)
+        output = _await_completion(ctx, app, endpoint, event_id, session_hash)
 
+        def download(value: dict) -> str:
+            return app.download(value, Path(download_dir), max_bytes=ctx.max_download_bytes,
+                                timeouts=_long(ctx), should_stop=ctx.should_stop)
 
-def _gradio_client_class():
-    from gradio_client import Client
-
-    class NodeClient(Client):
-        """gradio_client.Client without Hugging Face telemetry (its ``analytics_enabled=False`` is ignored)."""
-
-        def _telemetry_thread(self) -> None:
-            pass
-
-    return NodeClient
-
-
-def _connect(ctx, service: str, url: str, download_dir: Path | None):
-    """Build a gradio_client Client for ``url`` (it fetches the app's config), within CONNECT_BUDGET_S seconds."""
-    import httpx
-
-    client_class = _gradio_client_class()
-    state: dict = {}
-    lock = threading.Lock()
-
-    def build() -> None:
         try:
-            client = client_class(
-                url, headers=dict(ctx.node.headers), token=False, verbose=False, analytics_enabled=False,
-                download_files=str(download_dir) if download_dir is not None else False,
-                httpx_kwargs={"timeout": httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
-                              "trust_env": False})
-        except Exception as exc:
-            state["error"] = exc
-            return
-        with lock:
-            if state.get("abandoned"):
-                _close(client)
-            else:
-                state["client"] = client
-
-    thread = threading.Thread(target=build, name=f"gradio-connect-{service}", daemon=True)
-    thread.start()
-    give_up_at = time.monotonic() + CONNECT_BUDGET_S
-    try:
-        while thread.is_alive():
+            return app.outputs(endpoint, output.get("data"), None if download_dir is None else download)
+        except FetchAborted:
             ctx.check()
-            if time.monotonic() >= give_up_at:
-                raise NodeError(f"the {service} service at {url} did not answer within {CONNECT_BUDGET_S:g} s")
-            thread.join(ctx.poll_interval)
-    except BaseException:
-        with lock:
-            state["abandoned"] = True
-            if "client" in state:
-                _close(state["client"])
-        raise
-    if "error" in state:
-        error = state["error"]
-        raise NodeError(f"cannot reach the {service} service at {url}: {_describe(error)}") from error
-    return state["client"]
+            raise
 
 
-def _close(client) -> None:
-    """Stop the client's heartbeat and let its worker threads end (they are not reused)."""
-    client.close()
-    for pool in (client.executor, client.helper_executor, client.stream_executor):
-        pool.shutdown(wait=False, cancel_futures=True)
+def _short(ctx) -> Timeouts:
+    return Timeouts(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S,
+                    total=max(1.0, min(SHORT_REQUEST_S, ctx.remaining())))
 
 
-def _cancel(ctx, job) -> None:
-    """Ask the node to cancel ``job``; waits at most CANCEL_WAIT_S seconds for the request."""
-    def cancel() -> None:
+def _long(ctx) -> Timeouts:
+    """Uploads, downloads and the event stream: until the job's deadline."""
+    return Timeouts(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S, total=max(1.0, ctx.remaining()))
+
+
+def _upload(ctx, app: GradioApp, path: Path) -> dict:
+    ctx.check()
+    return app.upload(path, _long(ctx))
+
+
+def _await_completion(ctx, app: GradioApp, endpoint: Endpoint, event_id: str, session_hash: str) -> dict:
+    """Follow the call on the event stream (read in a helper thread) until it completes; its output.
+
+    Polls ``ctx.should_stop()`` every ``ctx.poll_interval`` s; on a stop request the node is
+    asked to cancel the call and ``ctx.check()`` raises.
+    """
+    outcome: queue.Queue = queue.Queue()
+    abandoned = threading.Event()
+    timeouts = Timeouts(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S,
+                        total=max(1.0, ctx.remaining() + CANCEL_WAIT_S))
+
+    def read() -> None:
+        events = app.events(session_hash, timeouts)
         try:
-            job.cancel()
-        except Exception as exc:  # the job is abandoned either way
-            ctx.log.warning("could not cancel the job on the GPU node: %s", _describe(exc))
+            for event in events:
+                if abandoned.is_set():
+                    return
+                if event.get("event_id") not in (None, event_id):
+                    continue
+                if event.get("msg") in ("process_completed", "unexpected_error", "server_stopped", "close_stream"):
+                    outcome.put(event)
+                    return
+            outcome.put({"msg": "stream_ended"})
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            outcome.put(exc)
+        finally:
+            events.close()
 
-    thread = threading.Thread(target=cancel, name="gradio-cancel", daemon=True)
-    thread.start()
-    thread.join(CANCEL_WAIT_S)
-
-
-def _outcome(job, service: str, url: str):
-    """The finished job's outputs; a Gradio app error becomes JobError, anything else NodeError."""
-    from gradio_client.exceptions import AppError, ValidationError
-
+    reader = threading.Thread(target=read, name=f"gradio-events-{app.service}", daemon=True)
+    reader.start()
     try:
-        return job.result()
-    except AppError as exc:
-        raise JobError(f"{service} failed on the GPU node: {exc.message}") from None
-    except ValidationError as exc:
-        raise JobError(f"{service} on the GPU node refused the request: {exc}") from None
-    except CancelledError:
-        raise NodeError(f"the {service} service at {url} closed the connection before finishing") from None
-    except Exception as exc:
-        raise NodeError(f"the {service} service at {url} failed: {_describe(exc)}") from exc
+        while True:
+            try:
+                item = outcome.get(timeout=ctx.poll_interval)
+            except queue.Empty:
+                if ctx.should_stop():
+                    app.cancel(endpoint, event_id, session_hash,
+                               Timeouts(connect=CANCEL_WAIT_S, read=CANCEL_WAIT_S, total=CANCEL_WAIT_S))
+                    ctx.check()
+                continue
+            return _completed(item, app.service)
+    finally:
+        abandoned.set()  # a reader still waiting ends at its next event or at the stream's deadline
 
 
-def _describe(exc: BaseException) -> str:
-    """A short description of a client-side failure (HTTP status when there is one)."""
-    import httpx
-
-    if isinstance(exc, httpx.HTTPStatusError):
-        return f"HTTP {exc.response.status_code} from {exc.request.url}"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+def _completed(item, service: str) -> dict:
+    """The output of a completed call; anything else raised as the error it stands for."""
+    if isinstance(item, BaseException):
+        raise item
+    message = item.get("msg")
+    if message == "server_stopped" or item.get("message") == "server_stopped":
+        raise NodeError(f"the {service} service on the GPU node stopped while running the call")
+    if message == "unexpected_error":
+        detail = " ".join(str(item.get("message") or "no message").split())[:500]
+        raise NodeAppError(f"{service} failed unexpectedly on the GPU node: {detail}")
+    if message != "process_completed":
+        raise NodeError(f"the {service} service on the GPU node closed the connection before finishing")
+    output = item.get("output") if isinstance(item.get("output"), dict) else {}
+    if not item.get("success", True) or "error" in output:
+        detail = output.get("error") or "the app raised an error without a message (show_error is off)"
+        raise NodeAppError(f"{service} failed on the GPU node: {detail}")
+    return output

@@ -218,7 +218,7 @@ class TaskHarness:
                               deadline=time.time() + time_limit, downloader=downloader, reporter=reporter,
                               is_cancelled=cancel.is_set, timer=timer, session_factory=node_session,
                               poll_interval=self.poll_interval, cancel_poll_interval=0.0,
-                              is_stopping=worker_stop.is_set)
+                              is_stopping=worker_stop.is_set, max_download_bytes=max_bytes)
         ctx.trail = trail
         return ctx
 

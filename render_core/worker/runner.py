@@ -214,4 +214,5 @@ class Runner:
         return TaskContext(job_id=job.id, task=task_name, node=self.lease.current_node(), work_dir=work_dir,
                            deadline=deadline, downloader=downloader, reporter=reporter,
                            is_cancelled=is_cancelled, timer=timer, session_factory=node_session,
-                           poll_interval=settings.render_polling_interval, is_stopping=self.stopping)
+                           poll_interval=settings.render_polling_interval, is_stopping=self.stopping,
+                           max_download_bytes=settings.max_download_bytes)

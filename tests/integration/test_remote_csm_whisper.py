@@ -12,7 +12,7 @@ import pytest
 from c3_render_csm import plugin as csm
 from c3_render_whisper import plugin as whisper
 from render_core.sdk.node import Node
-from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeAppError, NodeError
 from render_core.testing import TaskHarness
 from support.fake_gradio_node import TONE_SECONDS_PER_SENTENCE, FakeGradioNode, channel_layout
 from support.media import probe
@@ -160,9 +160,10 @@ def test_csm_app_error_is_a_job_error_with_its_message(harness, fake):
 
 
 def test_requests_without_the_node_key_are_refused(harness, fake):
+    """A refusal is the node's answer, not a transport failure: the runner's health check decides."""
     ctx = harness.context(node=node_for(fake, headers={}))
 
-    with pytest.raises(NodeError, match="csm"):
+    with pytest.raises(NodeAppError, match="csm service on the GPU node refused the node credentials"):
         csm.run(ctx, csm.SCHEMA.validate({"text": "Hello."}))
     assert "/csm/config" in fake.refused
     assert fake.csm_calls == []

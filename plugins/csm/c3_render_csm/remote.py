@@ -45,14 +45,13 @@ def synthesize(ctx, sentences: list[str], params) -> FileOutput:
 
 
 def node_arguments(params, sentences: list[str], speaker_audio: Path | None) -> dict:
-    """Keyword arguments of ``/generate_monologue_audio``; ``speaker_audio`` is the mono reference (clone only)."""
-    from gradio_client import handle_file
-
+    """Keyword arguments of ``/generate_monologue_audio``; ``speaker_audio`` is the mono reference (clone only),
+    uploaded by ``call_gradio`` because it is a Path."""
     cloning = params["voice"] == "clone"
     return {
         "speaker_voice": NODE_VOICES[params["voice"]],
         "speaker_text": params["reference_text"] if cloning else "",
-        "speaker_audio": handle_file(str(speaker_audio)) if cloning else None,
+        "speaker_audio": Path(speaker_audio) if cloning else None,
         "monologue_json": json.dumps(sentences, ensure_ascii=False),
         "temperature": max(MIN_NODE_TEMPERATURE, float(params["temperature"])),
         "topk": params["topk"],

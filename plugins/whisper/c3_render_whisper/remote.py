@@ -40,9 +40,7 @@ def transcribe(ctx, params) -> TextOutput:
 
 
 def node_arguments(params, audio: Path) -> dict:
-    """Keyword arguments of ``/transcribe_audio`` for the audio file at ``audio``."""
-    from gradio_client import handle_file
-
-    return {"audio_file": handle_file(str(audio)), "model": params["model"], "task": params["task"],
+    """Keyword arguments of ``/transcribe_audio`` for the audio file at ``audio`` (``call_gradio`` uploads it)."""
+    return {"audio_file": Path(audio), "model": params["model"], "task": params["task"],
             "language": params["language"], "device": NODE_DEVICE, "compute_type": NODE_COMPUTE_TYPE,
             "batch_size": NODE_BATCH_SIZE}
