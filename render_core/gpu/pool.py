@@ -283,7 +283,12 @@ class GpuPool:
 
     def healthy(self, instance_id: str, tries: int = 1, retry_delay: float = 0.0) -> bool:
         """True when the provider's health check of the instance passes, trying ``tries`` times
-        ``retry_delay`` s apart; False for an instance the pool no longer knows."""
+        ``retry_delay`` s apart; False for an instance the pool no longer knows.
+
+        A check that fails on this side (an error that is not a transport failure, e.g. an
+        invalid auth header) says nothing about the node: it is logged and counts as healthy,
+        so a worker's own misconfiguration never stops nodes.
+        """
         record = self.instance(instance_id)
         if record is None:
             return False

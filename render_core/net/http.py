@@ -505,7 +505,7 @@ def is_transport_failure(exc: BaseException) -> bool:
     if isinstance(exc, TransferTimeout) or deadline_passed(exc):
         return True
     return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                            requests.exceptions.ContentDecodingError))
+                            requests.exceptions.ContentDecodingError, ConnectionError, TimeoutError))
 
 
 def _failure(prefix: str, exc: requests.RequestException, timeouts: Timeouts) -> FetchError:

@@ -286,9 +286,16 @@ class Schema:
         return replace(self, fields={**fields, **self.fields})
 
     def validate(self, body: Any) -> dict:
-        """Return the parameters with defaults applied, or raise ValidationError."""
+        """Return the parameters with defaults applied, or raise ValidationError.
+
+        Text that cannot be encoded as UTF-8 (a lone surrogate such as ``"\\ud800"``, which
+        JSON can carry) is refused first, in values and keys at any depth.
+        """
         if not isinstance(body, dict):
             raise ValidationError([Problem("body", "must be a JSON object")])
+        unencodable = unencodable_text(body)
+        if unencodable:
+            raise ValidationError(unencodable)
         problems: list[Problem] = []
         params: dict = {}
         if not self.allow_unknown:
@@ -339,6 +346,42 @@ def _property(spec: Field) -> dict:
         if "enum" in doc:
             doc["enum"] = [*doc["enum"], None]
     return doc
+
+
+def unencodable_text(body: dict) -> list[Problem]:
+    """A problem for every string (value or key, at any depth) that cannot be encoded as UTF-8.
+
+    Fields are named by their path (``monologue[2]``, ``options.name``), keys as the client sent
+    them (the error body is ASCII JSON, so an unencodable key travels back as its escape).
+    """
+    problems: list[Problem] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, str):
+            if not _encodable(value):
+                problems.append(Problem(path, "must be valid Unicode text: it holds a lone surrogate "
+                                              "(such as \\ud800), which cannot be encoded as UTF-8"))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else key
+                if not _encodable(key):
+                    problems.append(Problem(child, "is a field name that is not valid Unicode text "
+                                                   "(a lone surrogate cannot be encoded as UTF-8)"))
+                walk(item, child)
+
+    walk(body, "")
+    return problems
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _range_problems(name, value, minimum, maximum) -> list[Problem]:

@@ -109,3 +109,17 @@ def test_comput3_records_hold_no_account_key(client):
         finally:
             for record in pool.instances():
                 pool.stop(record["id"], reason="test teardown")
+
+
+def test_a_health_check_that_cannot_be_made_here_stops_no_node(client, nodes):
+    """A key ending in a newline cannot go into a header: that is this worker's fault, not the node's."""
+    from render_core.gpu.monitor import Monitor, MonitorPolicy
+
+    provider = StaticProvider([nodes.url + "/gpu1"], "node-key\n", health_timeout=2.0)
+    pool = GpuPool(client, provider, POLICY)
+    instance = provider.launch("media:fast", expires_at=time.time() + 3600)
+    pool.add(instance, state="idle")
+
+    assert pool.healthy(instance.id, tries=2, retry_delay=0.05)
+    Monitor(client, pool, MonitorPolicy(tries=2, retry_delay=0.05)).run_once()
+    assert pool.instance(instance.id) is not None, "the node was stopped for this worker's own mistake"

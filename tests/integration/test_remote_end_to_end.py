@@ -353,3 +353,32 @@ def test_node_dying_mid_render_is_retried_on_the_other_static_node(stack, nodes,
     assert survivor.comfy.prompts[job.metadata["prompt_id"]].state == "success"
     path, _ = stack.fetch_result(job.id, f"retried-{whole_node}.mp4")
     assert "h264" in probe(path)["video"][0]
+
+
+# ---------------------------------------------------------------- errors on this side stop no node
+
+
+def _unhealthy_stops(stack) -> int:
+    """How many times the worker gave a node back as broken (each one is stopped)."""
+    return (stack.tmp_path / "worker.log").read_text().count("unhealthy after a job")
+
+
+def test_a_lone_surrogate_is_a_400_and_a_job_carrying_one_stops_no_node(stack, nodes):
+    response = requests.post(f"{stack.api}/csm", data=rb'{"text": "hi \ud800 there"}',
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 400, response.text
+    assert [problem["field"] for problem in response.json()["errors"]] == ["text"]
+
+    # A job that carries such text anyway (queued before the API refused it) fails on this side.
+    stack.wait_nodes_given_back()
+    stops_before, failed_before = _unhealthy_stops(stack), stack.services.pool.recently_failed()
+    task = stack.services.registry.get("csm")
+    params = stack.services.registry.request_schema(task).validate({"text": "placeholder"})
+    job = stack.finish(stack.services.lifecycle.submit(task, {**params, "text": "hi \ud800 there"})["id"])
+
+    assert job.status == "failed" and job.attempts == 1, (job.error, stack.logs())
+    assert "not valid Unicode" in job.error
+    stack.wait_nodes_given_back()
+    assert _unhealthy_stops(stack) == stops_before, "a node was stopped for an error on this side"
+    assert stack.services.pool.recently_failed() == failed_before
+    assert all(node.gradio.csm_calls == [] for node in nodes)

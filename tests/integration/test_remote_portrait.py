@@ -14,7 +14,7 @@ from PIL import Image
 from c3_render_portrait import plugin, remote
 from c3_render_portrait.sonic_graph import SonicInputs, build_sonic_graph
 from render_core.sdk.errors import JobCancelled
-from render_core.plugin import FileOutput, JobError, Node, NodeError
+from render_core.plugin import FileOutput, JobError, Node, NodeAppError, NodeError
 from render_core.testing import TaskHarness
 from support.fake_comfyui import API_KEY, FakeComfyUI
 from support.media import probe
@@ -190,6 +190,15 @@ def test_node_dying_mid_render_is_a_node_error(harness, comfy, inputs, die_mode)
     assert comfy.dead
 
 
+def test_a_video_larger_than_the_download_limit_is_refused_and_removed(harness, comfy, inputs):
+    ctx = harness.context(node=node_for(comfy))
+    ctx.max_download_bytes = 1000  # the fake's MP4 is larger
+
+    with pytest.raises(JobError, match="larger than the limit"):
+        plugin.run(ctx, params(inputs))
+    assert not list(ctx.work_dir.glob("*.mp4"))
+
+
 def test_comfyui_never_ready_is_a_node_error(harness, comfy, inputs, monkeypatch):
     monkeypatch.setattr(remote, "READY_TIMEOUT_S", 0.5)
     comfy.ready_after = None
@@ -203,7 +212,7 @@ def test_comfyui_never_ready_is_a_node_error(harness, comfy, inputs, monkeypatch
 def test_requests_without_the_node_key_are_refused(harness, comfy, inputs):
     ctx = harness.context(node=node_for(comfy, headers={}))
 
-    with pytest.raises(NodeError, match="401"):
+    with pytest.raises(NodeAppError, match="401"):  # an answer, not a transport failure: a health check decides
         plugin.run(ctx, params(inputs))
     assert comfy.refused == ["/system_stats"] and comfy.uploads == {}
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 import requests
-from render_core.plugin import JobError, Node, NodeError, SettingsError, read_settings
+from render_core.plugin import (JobError, Node, NodeAppError, NodeError, SettingsError, is_transport_failure,
+                                read_settings)
 
 from .loading import decode_upright, flatten_on_white, open_header
 from .settings import (MAX_MEGAPIXELS, VISION_API_KEY, VISION_MODEL, VISION_PROMPT, VISION_PROTOCOL,
@@ -108,9 +109,9 @@ def describe(session: requests.Session, endpoint: Endpoint, settings: VisionSett
     """Ask the model about ``jpeg`` with ``prompt``; return its answer, stripped.
 
     One blocking request: ``timeout_s`` bounds the connection and the wait for the
-    answer (seconds). Raises NodeError (unreachable, timeout, 5xx, 408/429, a reply
-    that is not JSON) or JobError (other 4xx with the server's message, an answer
-    in the wrong shape, or an empty answer).
+    answer (seconds). Raises NodeError (unreachable, timeout, 5xx, 408/429), NodeAppError
+    (other 4xx with the server's message, a reply that is not JSON or in the wrong shape,
+    an empty answer) or JobError (the request could not be built). Messages name no address.
     """
     protocol = _PROTOCOLS[settings.protocol]
     url = _join(endpoint.base_url, protocol.path)
@@ -119,22 +120,24 @@ def describe(session: requests.Session, endpoint: Endpoint, settings: VisionSett
         response = session.post(url, json=body, headers=endpoint.headers,
                                 timeout=(min(CONNECT_TIMEOUT_S, timeout_s), timeout_s))
     except requests.Timeout:
-        raise NodeError(f"the vision model at {endpoint.base_url} did not answer within {timeout_s:g} s") from None
+        raise NodeError(f"the vision model did not answer within {timeout_s:g} s") from None
     except requests.RequestException as exc:
-        raise NodeError(f"could not reach the vision model at {endpoint.base_url}: {_reason(exc)}") from None
+        if is_transport_failure(exc):
+            raise NodeError(f"could not reach the vision model: {_reason(exc)}") from None
+        raise JobError(f"the request to the vision model could not be made ({type(exc).__name__})") from None
     with response:
         _raise_for_status(response)
         try:
             data = response.json()
         except ValueError:
-            raise NodeError(f"the vision endpoint answered HTTP {response.status_code} with "
-                            f"{_describe_body(response)} instead of JSON") from None
+            raise NodeAppError(f"the vision endpoint answered HTTP {response.status_code} with "
+                               f"{_describe_body(response)} instead of JSON") from None
     answer = protocol.read(data)
     if answer is None:
-        raise JobError(f"the vision endpoint's answer is not in the {settings.protocol} format "
-                       f"(an operator should check {VISION_PROTOCOL.name})")
+        raise NodeAppError(f"the vision endpoint's answer is not in the {settings.protocol} format "
+                           f"(an operator should check {VISION_PROTOCOL.name})")
     if not answer.strip():
-        raise JobError("the vision model returned no text")
+        raise NodeAppError("the vision model returned no text")
     return answer.strip()
 
 
@@ -208,9 +211,9 @@ def _raise_for_status(response: requests.Response) -> None:
     if code >= 500 or code in _TRANSIENT_4XX:
         raise NodeError(f"the vision endpoint answered HTTP {code}: {message}")
     if code in (401, 403):
-        raise JobError(f"the vision endpoint refused the credentials (HTTP {code}: {message}); "
+        raise NodeAppError(f"the vision endpoint refused the credentials (HTTP {code}: {message}); "
                        f"an operator should check {VISION_API_KEY.name}")
-    raise JobError(f"the vision model refused the request (HTTP {code}): {message}")
+    raise NodeAppError(f"the vision model refused the request (HTTP {code}): {message}")
 
 
 def _server_message(response: requests.Response) -> str:
@@ -254,7 +257,7 @@ def _reason(exc: requests.RequestException) -> str:
             or getattr(cause, "__cause__", None)
         if cause is None:
             break
-    return str(exc) or type(exc).__name__
+    return "the connection failed"  # the exception text names the address
 
 
 def _misconfigured(detail: str) -> JobError:

@@ -12,7 +12,7 @@ import uuid
 import zlib
 from pathlib import Path
 
-from render_core.plugin import FileOutput, JobError, NodeError
+from render_core.plugin import FileOutput, JobError, NodeAppError, NodeError
 
 from .comfy_client import ComfyClient, QueueState, StopRequested
 from .errors import Aborted, PortraitError
@@ -32,12 +32,13 @@ MAX_SEED = 2**31 - 1
 def render_on_node(ctx, image_path: Path, audio_path: Path) -> FileOutput:
     """Render the portrait on ``ctx.node``'s ComfyUI; returns the MP4 as a FileOutput.
 
-    Raises JobError (bad inputs, graph refused, render failed), NodeError (node
-    unreachable or broken) or the core's cancellation/deadline exception via ``ctx.check()``.
+    Raises JobError (bad inputs, graph refused), NodeAppError (the render failed on the node,
+    or the node answered something unusable), NodeError (the node unreachable) or the core's
+    cancellation/deadline exception via ``ctx.check()``.
     """
     image, audio = _prepare_inputs(ctx, image_path, audio_path)
     with ctx.node_session() as session, ctx.stage("inference"):
-        client = ComfyClient(session, ctx.node.url_for("ui"))
+        client = ComfyClient(session, ctx.node.url_for("ui"), ctx.max_download_bytes)
         wait_until_ready(ctx, client)
         ctx.progress(0.05, "uploading the image and audio to the node")
         token = uuid.uuid4().hex[:12]
@@ -122,7 +123,7 @@ def follow_prompt(ctx, client: ComfyClient, prompt_id: str) -> dict:
             else:
                 missing += 1
                 if missing >= MAX_MISSING_POLLS:
-                    raise NodeError(f"ComfyUI lost the render (prompt {prompt_id} is neither queued nor finished)")
+                    raise NodeAppError(f"ComfyUI lost the render (prompt {prompt_id} is neither queued nor finished)")
         time.sleep(ctx.poll_interval)
 
 
@@ -153,23 +154,23 @@ def _cancel(ctx, client: ComfyClient, prompt_id: str) -> None:
             client.interrupt(prompt_id)
         elif prompt_id in state.pending:
             client.delete_pending(prompt_id)
-    except NodeError as exc:
+    except (NodeError, JobError) as exc:
         ctx.log.warning("could not stop prompt %s on the node: %s", prompt_id, exc)
 
 
 def _finished(entry: dict, prompt_id: str) -> dict:
-    """The history entry of a successful prompt; failures raise JobError or NodeError."""
+    """The history entry of a successful prompt; failures raise NodeAppError."""
     status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
     messages = [m for m in status.get("messages") or [] if isinstance(m, list) and len(m) == 2]
     for event, data in messages:
         if event == "execution_error" and isinstance(data, dict):
             node = f"{data.get('node_type') or 'a node'} (node {data.get('node_id', '?')})"
             message = str(data.get("exception_message") or data.get("exception_type") or "no message").strip()
-            raise JobError(f"the render failed in {node}: {message}")
+            raise NodeAppError(f"the render failed in {node}: {message}")
     if any(event == "execution_interrupted" for event, _ in messages):
-        raise NodeError(f"the render (prompt {prompt_id}) was interrupted on the node")
+        raise NodeAppError(f"the render (prompt {prompt_id}) was interrupted on the node")
     if status.get("status_str") == "error":
-        raise NodeError(f"the render (prompt {prompt_id}) failed on the node without an error message")
+        raise NodeAppError(f"the render (prompt {prompt_id}) failed on the node without an error message")
     return entry
 
 
@@ -178,14 +179,14 @@ def _video_output(entry: dict, output_node: str) -> dict:
     outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {}
     files = (outputs.get(output_node) or {}).get("gifs") if isinstance(outputs.get(output_node), dict) else None
     if not files or not isinstance(files[0], dict) or not files[0].get("filename"):
-        raise NodeError(f"the render finished but node {output_node} (VHS_VideoCombine) listed no video")
+        raise NodeAppError(f"the render finished but node {output_node} (VHS_VideoCombine) listed no video")
     return files[0]
 
 
 def _check_is_mp4(path: Path) -> None:
-    """NodeError unless ``path`` starts like an MP4 (an ``ftyp`` box)."""
+    """NodeAppError unless ``path`` starts like an MP4 (an ``ftyp`` box)."""
     with open(path, "rb") as file:
         head = file.read(12)
     if len(head) < 12 or head[4:8] != b"ftyp":
         path.unlink(missing_ok=True)
-        raise NodeError("the node returned a video file that is not an MP4")
+        raise NodeAppError("the node returned a video file that is not an MP4")
