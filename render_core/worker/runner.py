@@ -31,7 +31,7 @@ from render_core.net.http import AddressPolicy, FetchError, Timeouts, download, 
 from render_core.net.upload_urls import UploadUrls
 from render_core.obs import metrics
 from render_core.sdk.context import TaskContext
-from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError, WorkerStopping
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeAppError, NodeError, WorkerStopping
 from render_core.sdk.registry import Registry
 from render_core.sdk.task import FileOutput, Task, TextOutput
 
@@ -133,16 +133,16 @@ class Runner:
                 return st.SUCCESS, {"text": output.text, "metadata": output.metadata, "progress": 1.0}
             log.error("task %s returned %r instead of FileOutput or TextOutput", task.name, output)
             return st.FAILED, {"error": f"task {task.name!r} returned no result (plugin bug)"}
+        except NodeAppError as exc:  # the node answered with an error: is the node still alive?
+            if self.lease.current_node_healthy():
+                return st.FAILED, {"error": str(exc) or "the task failed"}
+            return self._node_failed(ctx, attempts, f"{exc} (then the node failed its health check)")
         except JobError as exc:
             return st.FAILED, {"error": str(exc) or "the task failed"}
         except FetchError as exc:
             return st.FAILED, {"error": str(exc)}
         except NodeError as exc:
-            self.lease.mark_unhealthy()
-            if attempts <= self.settings.node_retry_attempts and ctx.remaining() > MIN_RETRY_SECONDS \
-                    and not ctx.cancelled():
-                return RETRY, {"error": str(exc)}
-            return st.FAILED, {"error": f"the GPU node failed ({attempts} attempt(s)): {exc}"}
+            return self._node_failed(ctx, attempts, str(exc))
         except JobCancelled:
             return st.CANCELLED, {"error": "the job was cancelled"}
         except (WorkerStopping, Shutdown):
@@ -153,6 +153,14 @@ class Runner:
         except Exception as exc:  # a plugin bug must still end the job
             log.exception("task %s crashed on job %s", task.name, ctx.job_id)
             return st.FAILED, {"error": f"internal error in task {task.name!r}: {type(exc).__name__}: {exc}"}
+
+    def _node_failed(self, ctx: TaskContext, attempts: int, error: str) -> tuple[str, dict]:
+        """The node is broken: stop it after the job; retry on a fresh one while attempts and time remain."""
+        self.lease.mark_unhealthy()
+        if attempts <= self.settings.node_retry_attempts and ctx.remaining() > MIN_RETRY_SECONDS \
+                and not ctx.cancelled():
+            return RETRY, {"error": error}
+        return st.FAILED, {"error": f"the GPU node failed ({attempts} attempt(s)): {error}"}
 
     def _give_back(self, task: Task, job_id: str, why: str) -> None:
         """Put the job back in its queue for another worker (status queued, run time restarts)."""

@@ -61,7 +61,8 @@ class WorkerServices:
         self.pool = self._build_pool()
         self.lease = GpuLease(registry, self.current_job, self._finish, self.pool,
                               queue_length=lambda queue: self.redis.llen(f"{NAMESPACE}:{queue}"),
-                              max_render_time=settings.max_render_time)
+                              max_render_time=settings.max_render_time, health_tries=settings.health_tries,
+                              health_retry_delay=settings.health_retry_delay)
         self.shutdown = GracefulShutdown(settings.worker_shutdown_timeout, requeue=self._give_back)
         self.broker = build_broker(settings, self.redis, self._middleware())
         self.lifecycle = JobLifecycle(self.jobs, self.broker)

@@ -190,6 +190,11 @@ class Stack:
         for record in self.services.pool.instances():
             self.services.pool.stop(record["id"], reason="test setup")
 
+    def forget_failures(self) -> None:
+        """Forget which nodes earlier tests gave back broken (their cooldown would steer the next lease)."""
+        for key in self.services.redis.scan_iter("c3render:gpu:failed:*"):
+            self.services.redis.delete(key)
+
     def logs(self) -> str:
         return "\n".join(path.read_text()[-4000:] for path in sorted(self.tmp_path.glob("*.log")))
 
@@ -353,6 +358,32 @@ def test_node_dying_mid_render_is_retried_on_the_other_static_node(stack, nodes,
     assert survivor.comfy.prompts[job.metadata["prompt_id"]].state == "success"
     path, _ = stack.fetch_result(job.id, f"retried-{whole_node}.mp4")
     assert "h264" in probe(path)["video"][0]
+
+
+# ---------------------------------------------------------------- app errors: the node's health decides
+
+
+def test_an_app_error_on_a_healthy_node_fails_the_job_without_a_retry(stack, nodes):
+    for node in nodes:
+        node.gradio.csm_error = "the speaker audio is too short"
+    job = stack.finish(stack.submit("csm", {"text": "Hello."}))
+    assert job.status == "failed" and job.attempts == 1, (job.error, stack.logs())
+    assert job.error == "csm failed on the GPU node: the speaker audio is too short"
+
+
+def test_an_app_error_from_a_node_that_then_fails_its_health_check_is_retried_on_another(stack, nodes):
+    stack.empty_pool()  # no idle node to fall back on: the retry needs a fresh lease from the provider
+    stack.forget_failures()
+    for node in nodes:  # whichever node answers first reports the death and dies; the other is spared
+        node.gradio.csm_error = "CUDA error: device lost"
+        node.gradio.csm_error_kills_node = True
+        node.gradio.peers = [other.gradio for other in nodes if other is not node]
+    job = stack.finish(stack.submit("csm", {"text": "Hello."}), timeout=40)
+    assert job.status == "success", (job.error, stack.logs())
+    assert job.attempts == 2
+    [dead] = [node for node in nodes if node.gradio.health_down]
+    assert node_of(nodes, job) is not dead and len(dead.gradio.csm_calls) == 1
+    assert dead.instance_id in stack.services.pool.recently_failed(), "the dead node was not given back broken"
 
 
 # ---------------------------------------------------------------- errors on this side stop no node

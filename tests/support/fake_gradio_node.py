@@ -10,8 +10,10 @@ returns ``whisper_transcript`` (or ``"Error: ..."`` when ``whisper_error`` is se
 (POST, e.g. ``/vision/api/generate``), like a node running an Ollama next to the apps.
 
 Knobs a test may set: ``whisper_transcript``, ``whisper_error``, ``csm_error`` (raised as a
-Gradio error), ``hang_seconds`` (both apps sleep in small steps before answering, until a
-cancel request arrives), ``proxy_error`` (every request answers 502, like a failing proxy).
+Gradio error), ``csm_error_kills_node`` (raising it, the node dies: from then on its health
+check ``GET /`` answers 502 (``health_down``), and the ``peers`` nodes' ``csm_error`` is cleared,
+so one node dies per test), ``hang_seconds`` (both apps sleep in small steps before answering, until a cancel
+request arrives), ``proxy_error`` (every request answers 502, like a failing proxy).
 Records: ``csm_calls`` / ``whisper_calls`` (arguments received), ``requests`` (every
 request's method, path and whether it carried the key), ``refused`` (paths answered 401),
 ``cancel_requests`` (paths of Gradio cancel calls).
@@ -106,6 +108,7 @@ class FakeGradioNode:
     def __init__(self, api_key: str = "test-node-key", vision=None):
         self.api_key = api_key
         self.vision = vision  # a support.fake_vision.FakeVision served at /vision/, or None
+        self.peers: list[FakeGradioNode] = []  # disarmed when this node dies of its csm_error
         self.output_dir = Path(tempfile.mkdtemp(prefix="fake-gradio-node-"))
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -126,6 +129,8 @@ class FakeGradioNode:
         self.whisper_transcript = "Hello from the fake whisper node."
         self.whisper_error: str | None = None
         self.csm_error: str | None = None
+        self.csm_error_kills_node = False
+        self.health_down = False
         self.hang_seconds = 0.0
         self.proxy_error = False
         self.job_started = threading.Event()
@@ -176,7 +181,7 @@ class FakeGradioNode:
 
         @app.get("/")
         def health():
-            return PlainTextResponse("ok")
+            return PlainTextResponse("down", 502) if self.health_down else PlainTextResponse("ok")
 
         @app.post("/vision/{path:path}")
         async def vision(path: str, request: fastapi.Request):
@@ -210,6 +215,10 @@ class FakeGradioNode:
                 self.csm_calls.append(call)
             self._hang()
             if self.csm_error:
+                if self.csm_error_kills_node:  # the app reports the device's death; the node is unhealthy
+                    self.health_down = True
+                    for peer in self.peers:
+                        peer.csm_error = None
                 raise gr.Error(self.csm_error, print_exception=False)
             sentences = json.loads(monologue_json)
             if not isinstance(sentences, list) or not sentences:

@@ -5,6 +5,8 @@ as stage ``lease``); the rest, and every task when the provider is ``local``,
 run on the worker's own machine. After the job the instance goes back to the
 pool (healthy -> idle) or is stopped (the runner marked it unhealthy). If no
 node can be had before the job's deadline, the job ends with a clear error.
+When a task reports an error the node answered with, the runner asks this
+middleware for a health check of the leased node (``current_node_healthy``).
 """
 
 from __future__ import annotations
@@ -37,24 +39,41 @@ class GpuLease(Middleware):
       pool: the shared :class:`GpuPool`, or None when every task runs locally.
       queue_length: ``queue_length(queue_name)`` -> messages waiting (launch demand).
       max_render_time: the cap on any job's run time, in s (MAX_RENDER_TIME).
+      health_tries, health_retry_delay: tries of a health check of the leased node, and
+        seconds between them (HEALTH_TRIES, HEALTH_RETRY_DELAY).
     """
 
     actor_options = {"gpu_lease"}
 
     def __init__(self, registry=None, current_job=None, finish=None, pool: GpuPool | None = None,
-                 queue_length=None, max_render_time: float = float("inf")):
+                 queue_length=None, max_render_time: float = float("inf"), health_tries: int = 1,
+                 health_retry_delay: float = 0.0):
         self.registry = registry
         self.current_job = current_job
         self.finish = finish
         self.pool = pool
         self.queue_length = queue_length
         self.max_render_time = max_render_time
+        self.health_tries = health_tries
+        self.health_retry_delay = health_retry_delay
         self.keeper = LeaseKeeper(pool, pool.policy.lease_ttl / 3) if pool else None
         self._local = threading.local()
 
     def current_node(self) -> Node:
         """The node leased for the job running in this thread (the local machine otherwise)."""
         return getattr(self._local, "node", None) or Node.local_machine()
+
+    def current_node_healthy(self) -> bool:
+        """Health-check the node leased for this thread now (the provider's check: for Comput3 the
+        workload must still be listed and its node answer). True without a leased node."""
+        lease = getattr(self._local, "lease", None)
+        if lease is None or self.pool is None:
+            return True
+        instance_id, _ = lease
+        healthy = self.pool.healthy(instance_id, tries=self.health_tries, retry_delay=self.health_retry_delay)
+        if not healthy:
+            log.warning("leased node %s failed its health check after an error it answered with", instance_id)
+        return healthy
 
     def mark_unhealthy(self) -> None:
         """The job found the node broken: stop it instead of returning it to the pool."""
