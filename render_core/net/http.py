@@ -1,5 +1,8 @@
 """The one place every outbound HTTP request goes through (downloads, webhooks, node calls).
 
+Messages of the exceptions raised here are shown to clients: they name the URL the client
+gave, never an address it resolved to (the log keeps that).
+
 Guarantees: connect and read timeouts on every request (seconds), a wall-clock deadline
 per transfer (``Timeouts.total``: connecting, sending, every redirect hop and reading the
 whole body; a server trickling bytes cannot stretch it), a size limit on downloaded bodies
@@ -269,7 +272,8 @@ class _PolicyConnectMixin:
     def _new_conn(self) -> socket.socket:
         host = self.host.strip("[]")
         if reason := self.policy.host_refusal_reason(host):
-            raise BlockedAddress(f"refusing to connect to {host} ({reason})")
+            log.warning("refused a connection to %s: %s", host, reason)
+            raise BlockedAddress(f"refusing to connect to {host}: it is not a public address")
         try:
             infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
         except socket.gaierror as exc:
@@ -279,7 +283,8 @@ class _PolicyConnectMixin:
         allowed = [ip for ip, reason in checked if reason is None]
         if not allowed:
             ip, reason = checked[0]
-            raise BlockedAddress(f"refusing to connect to {ip} ({reason}) for host {host}")
+            log.warning("refused a connection to %s: it resolves to %s (%s)", host, ip, reason)
+            raise BlockedAddress(f"refusing to connect to {host}: it does not resolve to a public address")
         last_error: OSError | None = None
         for ip in allowed:  # an IP literal: create_connection does no further DNS lookup
             timeout = self.timeout
@@ -577,4 +582,6 @@ def _describe(exc: requests.RequestException, timeouts: Timeouts) -> str:
         return f"could not connect ({reason.__cause__.strerror or reason.__cause__})"
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
         return "the connection broke off or sent a malformed body"
-    return f"connection failed ({reason or exc})"
+    if isinstance(exc, requests.ConnectionError):
+        return "the connection was refused, reset or closed before an answer"
+    return f"the request failed ({type(exc).__name__})"  # not the exception's text: it names addresses

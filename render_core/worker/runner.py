@@ -36,6 +36,7 @@ from render_core.sdk.registry import Registry
 from render_core.sdk.task import FileOutput, Task, TextOutput
 
 from .middleware.gpu_lease import GpuLease
+from .public_text import public_text
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,9 @@ class Runner:
             status, fields = self._run_task(task, ctx, job, attempts)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
+        if fields.get("error"):  # shown to the client: no node address or credential in it
+            log.info("job %s ends %s: %s", job.id, status, fields["error"])
+            fields["error"] = public_text(fields["error"], ctx.node)
         if status in (st.FAILED, RETRY) and self.stopping():
             status = REQUEUE  # a failure while stopping (e.g. an aborted download) is the shutdown's doing
         if status == REQUEUE:
@@ -189,6 +193,7 @@ class Runner:
     def _context(self, job: Job, task_name: str, work_dir: Path, deadline: float) -> TaskContext:
         settings, jobs, policy = self.settings, self.jobs, self.url_policy
         uploads, upload_policy = self.upload_urls, self.upload_policy
+        node = self.lease.current_node()
 
         def downloader(url, dest, should_stop):  # the whole transfer ends by the job's deadline
             timeouts = Timeouts(connect=10.0, read=60.0, total=max(1.0, deadline - time.time()))
@@ -200,7 +205,7 @@ class Runner:
 
         def reporter(fraction, message):
             try:
-                jobs.update(job.id, progress=round(fraction, 4), progress_message=message)
+                jobs.update(job.id, progress=round(fraction, 4), progress_message=public_text(message, node))
             except redis.RedisError as exc:  # progress is informative: the job goes on without it
                 log.warning("job %s: progress not recorded: %s", job.id, exc)
 
@@ -219,7 +224,7 @@ class Runner:
         def node_session():
             return session(NODE_POLICY, Timeouts(connect=10.0, read=60.0))
 
-        return TaskContext(job_id=job.id, task=task_name, node=self.lease.current_node(), work_dir=work_dir,
+        return TaskContext(job_id=job.id, task=task_name, node=node, work_dir=work_dir,
                            deadline=deadline, downloader=downloader, reporter=reporter,
                            is_cancelled=is_cancelled, timer=timer, session_factory=node_session,
                            poll_interval=settings.render_polling_interval, is_stopping=self.stopping,

@@ -150,6 +150,9 @@ def test_node_failing_on_every_attempt_ends_the_job_with_a_clear_error(cluster_f
     cluster.fake.kill(cluster.fake.running()[0]["workload"])
     job = cluster.wait(job_id)
     assert job.status == "failed" and "GPU node failed" in job.error
+    node_host = cluster.fake.api_url.split("//")[1].split("/")[0]  # the fake's nodes share its host:port
+    for shown in filter(None, (job.error, job.progress_message)):  # what GET /status shows
+        assert node_host not in shown and "127.0.0.1" not in shown and "ConnectionPool" not in shown, shown
 
 
 def test_killed_worker_lease_is_reclaimed_and_the_job_finishes(cluster_factory):

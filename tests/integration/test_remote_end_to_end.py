@@ -10,6 +10,7 @@ node through ANALYZE_WORKLOAD). All fakes demand the same node key (STATIC_NODE_
 from __future__ import annotations
 
 import io
+import json
 import wave
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -413,3 +414,24 @@ def test_a_lone_surrogate_is_a_400_and_a_job_carrying_one_stops_no_node(stack, n
     assert _unhealthy_stops(stack) == stops_before, "a node was stopped for an error on this side"
     assert stack.services.pool.recently_failed() == failed_before
     assert all(node.gradio.csm_calls == [] for node in nodes)
+
+
+# ---------------------------------------------------------------- what clients see names no node
+
+
+def test_a_failing_node_is_not_named_in_status_or_webhook(stack, nodes, receiver):
+    stack.wait_nodes_given_back()
+    for node in nodes:
+        node.gradio.proxy_error = True  # every request, the health check included, answers 502
+    job_id = stack.submit("csm", {"text": "Hello.", "notify_url": f"{receiver.url}/failed"})
+    job = stack.finish(job_id, timeout=60)
+    assert job.status == "failed", (job.error, stack.logs())
+    wait_for(lambda: receiver.posts("/failed"), message="the webhook")
+    shown = [requests.get(f"{stack.api}/status/{job_id}", timeout=5).text,
+             *(json.dumps(call["body"]) for call in receiver.posts("/failed"))]
+    addresses = {part for node in nodes for url in (node.gradio.url, node.comfy.url)
+                 for part in (url, url.split("//")[1])}
+    for text in shown:
+        assert not [address for address in addresses if address in text], text
+        assert "ConnectionPool" not in text and "127.0.0.1" not in text, text
+    stack.forget_failures()
