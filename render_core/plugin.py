@@ -37,6 +37,7 @@ from render_core.sdk.context import TaskContext
 from render_core.sdk.errors import JobError, NodeAppError, NodeError
 from render_core.sdk.gradio_call import call_gradio
 from render_core.sdk.hookspecs import hookimpl
+from render_core.sdk.image_decode import DecodeStopped, ImageTooLarge, ReducedImage, decode_reduced
 from render_core.sdk.node import Node
 from render_core.sdk.schema import (Boolean, ExactlyOne, Field, Integer, Number, Problem, RequiredWhen, Schema, String,
                                     StringList, Url)
@@ -45,8 +46,9 @@ from render_core.sdk.setting import (Setting, SettingsError, above, at_least, be
 from render_core.sdk.task import FileOutput, Output, Task, TextOutput
 
 __all__ = [
-    "Boolean", "ExactlyOne", "Field", "FileOutput", "Integer", "JobError", "Node", "NodeAppError", "NodeError",
-    "Number", "Output", "PLUGIN_API_VERSION", "Problem", "RequiredWhen", "Schema", "Setting", "SettingsError",
-    "String", "StringList", "Task", "TaskContext", "TextOutput", "Url", "above", "at_least", "between",
-    "call_gradio", "existing_file", "hookimpl", "http_url", "is_transport_failure", "read_settings",
+    "Boolean", "DecodeStopped", "ExactlyOne", "Field", "FileOutput", "ImageTooLarge", "Integer", "JobError",
+    "Node", "NodeAppError", "NodeError", "Number", "Output", "PLUGIN_API_VERSION", "Problem", "ReducedImage",
+    "RequiredWhen", "Schema", "Setting", "SettingsError", "String", "StringList", "Task", "TaskContext",
+    "TextOutput", "Url", "above", "at_least", "between", "call_gradio", "decode_reduced", "existing_file",
+    "hookimpl", "http_url", "is_transport_failure", "read_settings",
 ]

@@ -139,6 +139,13 @@ class Settings:
                                                               "each job")
     max_download_bytes: int = env("MAX_DOWNLOAD_BYTES", 200 * 1024 * 1024, "largest input download",
                                   unit="bytes", check=above(0))
+    decode_memory_mb: int = env("DECODE_MEMORY_MB", 1024, "memory the image decodes of one worker process "
+                                                          "may hold at once (portrait, analyze); more wait",
+                                unit="MiB", check=above(0))
+    decode_image_max_mb: int = env("DECODE_IMAGE_MAX_MB", 512, "memory one image's decode may need "
+                                                               "(width x height x bytes per pixel, plus "
+                                                               "copies); larger images are refused",
+                                   unit="MiB", check=above(0))
     allow_loopback_urls: bool = env("C3_ALLOW_LOOPBACK_URLS", False, "let input and webhook URLs reach "
                                                                      "127.0.0.0/8 (dev only)")
     node_retry_attempts: int = env("NODE_RETRY_ATTEMPTS", 2, "retries of a job on a fresh node after a "

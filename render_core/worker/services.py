@@ -27,6 +27,7 @@ from render_core.net.http import AddressPolicy
 from render_core.net.redis_retry import RedisRetry
 from render_core.net.redis_client import connect
 from render_core.net.storage import Storage
+from render_core.sdk import image_decode
 from render_core.sdk.registry import Registry
 
 from .current_job import CurrentJob
@@ -49,6 +50,8 @@ class WorkerServices:
     def __init__(self, settings: Settings, registry: Registry, client=None):
         self.settings = settings
         self.registry = registry
+        image_decode.configure(settings.decode_memory_mb * image_decode.MIB,
+                               settings.decode_image_max_mb * image_decode.MIB)
         self.redis = client or connect(settings.redis_url)
         self.retry = RedisRetry(settings.state_write_retry)
         self.jobs = JobStore(self.redis, settings.job_ttl, retry=self.retry,

@@ -45,8 +45,8 @@ def analyze_image(
     with open_header(Path(path), limit) as image:
         facts = header_facts(image)
         _check_stop(should_stop, "before decoding the image")
-        decoded = decode_upright(image, _working_side(ocr=ocr, faces=faces))
-        facts["exif"] = exif_highlights(image)
+        decoded = decode_upright(image, _working_side(ocr=ocr, faces=faces), should_stop)
+    facts["exif"] = exif_highlights(decoded.exif)
     upright = decoded.pixels
     width, height = decoded.upright_size
     facts["upright_size"] = {"width": width, "height": height}

@@ -22,8 +22,8 @@ ORIENTATION_MEANINGS = {
 }
 
 
-def exif_highlights(image: Image.Image) -> dict[str, Any]:
-    """A JSON-ready dict of the EXIF fields worth showing; {} when there is no EXIF.
+def exif_highlights(source: Image.Image | Image.Exif | None) -> dict[str, Any]:
+    """A JSON-ready dict of the EXIF fields worth showing (of an image or its EXIF); {} when there is none.
 
     Keys (each only when present): camera_make, camera_model, date_taken,
     date_modified, orientation {value, meaning}, exposure_time_s, exposure
@@ -31,7 +31,7 @@ def exif_highlights(image: Image.Image) -> dict[str, Any]:
     gps_present (always, when EXIF exists), unreadable (True when EXIF is corrupt).
     """
     try:
-        exif = image.getexif()
+        exif = source.getexif() if isinstance(source, Image.Image) else source
         if not exif:
             return {}
         details = exif.get_ifd(ExifTags.IFD.Exif)

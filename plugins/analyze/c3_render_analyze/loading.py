@@ -3,11 +3,13 @@ before any pixel is decoded, then decode the first frame upright in 8-bit RGB(A)
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+from render_core.plugin import DecodeStopped, ImageTooLarge, decode_reduced
 
-from .errors import BadImage
+from .errors import Aborted, BadImage
 from .sniff import describe_start
 
 _SNIFF_BYTES = 64
@@ -47,39 +49,36 @@ class DecodedImage:
 
     `scale` is how many original pixels one decoded pixel spans (>= 1); multiply
     decoded coordinates by it. `upright_size` is (width, height) in original pixels.
+    `exif` is the original's EXIF (empty when it has none).
     """
 
     pixels: Image.Image
     scale: float
     upright_size: tuple[int, int]
+    exif: Image.Exif | None = None
 
 
-def decode_upright(image: Image.Image, max_side: int) -> DecodedImage:
-    """Decode the first frame of an opened image and scale it to at most `max_side`
-    pixels on the longer side (large JPEGs are decoded at reduced size directly)."""
-    original_width, original_height = image.size
+def decode_upright(image: Image.Image, max_side: int,
+                   should_stop: Callable[[], bool] = lambda: False) -> DecodedImage:
+    """Decode the first frame of an opened image within the worker's decode budget and scale it
+    to at most `max_side` pixels on the longer side (large JPEGs are decoded at reduced size
+    directly). The image is closed afterwards; its EXIF is kept in the result.
+
+    Raises BadImage (too large to decode, damaged) or Aborted (should_stop() while waiting
+    for memory to decode it)."""
+    kind = image.format or "image"
     try:
-        image.seek(0)
-        if image.format == "JPEG" and max(image.size) > 2 * max_side:
-            image.draft(None, (max_side, max_side))
-        image.load()
+        reduced = decode_reduced(image, max_side, should_stop=should_stop)
+    except ImageTooLarge as error:
+        raise BadImage(f"the image is too large to decode safely ({error})") from None
+    except DecodeStopped as error:
+        raise Aborted(str(error)) from None
     except Image.DecompressionBombError as error:
         raise BadImage(f"the image is too large to decode safely ({error})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        kind = image.format or "image"
         raise BadImage(f"the {kind} file is damaged or truncated ({error})") from None
-    upright = _apply_orientation(image)
-    turned = upright.size != image.size
-    upright_size = (
-        (original_height, original_width) if turned else (original_width, original_height)
-    )
-    pixels = to_8bit_rgb_or_rgba(upright)
-    if max(pixels.size) > max_side:
-        shrink = max_side / max(pixels.size)
-        size = (max(1, round(pixels.width * shrink)), max(1, round(pixels.height * shrink)))
-        pixels = pixels.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    scale = upright_size[0] / pixels.size[0]
-    return DecodedImage(pixels=pixels, scale=scale, upright_size=upright_size)
+    pixels = to_8bit_rgb_or_rgba(reduced.pixels)
+    return DecodedImage(pixels=pixels, scale=reduced.scale, upright_size=reduced.upright_size, exif=reduced.exif)
 
 
 def has_alpha(image: Image.Image) -> bool:
@@ -117,14 +116,6 @@ def _high_depth_to_l(image: Image.Image) -> Image.Image:
     elif peak > 255.0:
         values = values / (65535.0 if peak <= 65535.0 else peak) * 255.0
     return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), mode="L")
-
-
-def _apply_orientation(image: Image.Image) -> Image.Image:
-    """The image turned as its EXIF orientation says; unchanged if EXIF is unreadable."""
-    try:
-        return ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError):
-        return image
 
 
 def _too_large_message(width: int, height: int, limit_mp: float) -> str:

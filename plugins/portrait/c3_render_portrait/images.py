@@ -6,9 +6,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+from render_core.plugin import DecodeStopped, ImageTooLarge, decode_reduced
 
-from .errors import BadImage
+from .errors import Aborted, BadImage
 
 #: Images declaring more pixels than this are refused before any pixel is decoded.
 MAX_SOURCE_PIXELS = 40_000_000
@@ -77,24 +78,20 @@ def _open_checked(image_path: Path) -> Image.Image:
     return image
 
 
-def _decode_oriented_rgb(image: Image.Image) -> Image.Image:
-    """Decode at most ~2048 px on the long side, upright (EXIF), as RGB."""
-    width, height = image.size
-    scale = min(1.0, MAX_WORKING_SIDE / max(width, height))
+def _decode_oriented_rgb(image: Image.Image, should_stop=lambda: False) -> Image.Image:
+    """Decode at most 2048 px on the long side, upright (EXIF), as RGB, within the worker's decode
+    budget (the full-size pixels are held once, then freed; conversions work on the reduced copy)."""
     try:
-        if scale < 1.0:
-            # JPEG can decode at 1/2, 1/4 or 1/8 scale: much faster for camera photos.
-            image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
-        image.load()
-        upright = ImageOps.exif_transpose(image)
-        rgb = _flatten_to_rgb(upright)
+        reduced = decode_reduced(image, MAX_WORKING_SIDE, should_stop=should_stop)
+    except ImageTooLarge as exc:
+        raise BadImage(f"the image is too large to process: {exc}; send a smaller image") from None
+    except DecodeStopped as exc:
+        raise Aborted(str(exc)) from None
     except Image.DecompressionBombError as exc:
         raise BadImage(f"the image is too large to process: {exc}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise BadImage(f"the image data is corrupt or truncated: {exc}") from exc
-    if max(rgb.size) > MAX_WORKING_SIDE:
-        rgb.thumbnail((MAX_WORKING_SIDE, MAX_WORKING_SIDE), Image.Resampling.LANCZOS)
-    return rgb
+    return _flatten_to_rgb(reduced.pixels)
 
 
 def _flatten_to_rgb(image: Image.Image) -> Image.Image:

@@ -69,7 +69,7 @@ def render_on_node(ctx, image_path: Path, audio_path: Path) -> FileOutput:
 def _prepare_inputs(ctx, image_path: Path, audio_path: Path) -> tuple[PreparedImage, PreparedAudio]:
     """Checked, upload-ready image and audio; user errors become JobError."""
     try:
-        image = prepare_image(image_path, ctx.work_dir)
+        image = prepare_image(image_path, ctx.work_dir, ctx.should_stop)
         ctx.check()
         return image, prepare_audio(audio_path, ctx.work_dir, ctx.should_stop)
     except Aborted:

@@ -44,13 +44,14 @@ class PreparedAudio:
     duration_seconds: float
 
 
-def prepare_image(source: Path, dest_dir: Path) -> PreparedImage:
+def prepare_image(source: Path, dest_dir: Path, should_stop: Callable[[], bool] = lambda: False) -> PreparedImage:
     """Check and decode ``source``, keep it at most 2048 px long, write it as JPEG in ``dest_dir``.
 
-    Raises ``BadImage`` with a user-facing message for anything that is not a usable image.
+    Raises ``BadImage`` with a user-facing message for anything that is not a usable image,
+    ``Aborted`` when ``should_stop()`` turns True while the decode waits for memory.
     """
     with _open_checked(source) as image:
-        picture = _decode_oriented_rgb(image)
+        picture = _decode_oriented_rgb(image, should_stop)
     dest = dest_dir / "portrait-upload.jpg"
     picture.save(dest, "JPEG", quality=UPLOAD_JPEG_QUALITY, subsampling=0)
     frame_width, frame_height = fit_frame_size(picture.width, picture.height)
