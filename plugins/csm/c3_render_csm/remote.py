@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from render_core.plugin import FileOutput, JobError, NodeError, call_gradio
+from render_core.plugin import FileOutput, JobError, NodeAppError, call_gradio
 
 SERVICE = "csm"
 API_NAME = "/generate_monologue_audio"
@@ -37,7 +37,7 @@ def synthesize(ctx, sentences: list[str], params) -> FileOutput:
     with ctx.stage("inference"):
         audio = call_gradio(ctx, SERVICE, API_NAME, arguments, download_dir=ctx.work_dir / "node-output")
     if not isinstance(audio, str) or not Path(audio).is_file():
-        raise NodeError(f"the {SERVICE} service on the GPU node returned no audio file")
+        raise NodeAppError(f"the {SERVICE} service on the GPU node returned no audio file")
     out = ctx.work_dir / f"{ctx.job_id}.mp3"
     shutil.move(audio, out)
     return FileOutput(out, "audio/mpeg", metadata={

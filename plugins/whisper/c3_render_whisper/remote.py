@@ -2,7 +2,7 @@
 
 ``transcribe`` uploads the downloaded audio to ``/transcribe_audio`` and returns the
 transcript; the app reports failures as a transcript starting with ``Error:``, which
-becomes a JobError. The Gradio call itself (auth headers, timeouts,
+becomes a NodeAppError (the job's error unless the node then fails its health check). The Gradio call itself (auth headers, timeouts,
 polling, cancellation, error mapping) is ``render_core.plugin.call_gradio``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from render_core.plugin import JobError, NodeError, TextOutput, call_gradio
+from render_core.plugin import NodeAppError, TextOutput, call_gradio
 
 SERVICE = "whisper"
 API_NAME = "/transcribe_audio"
@@ -30,11 +30,11 @@ def transcribe(ctx, params) -> TextOutput:
         outputs = call_gradio(ctx, SERVICE, API_NAME, arguments, download_dir=None)
     transcript = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
     if not isinstance(transcript, str):
-        raise NodeError(f"the {SERVICE} service on the GPU node returned no transcript")
+        raise NodeAppError(f"the {SERVICE} service on the GPU node returned no transcript")
     transcript = transcript.strip()
     if transcript.startswith(ERROR_PREFIX):
         message = transcript[len(ERROR_PREFIX):].strip() or "no reason given"
-        raise JobError(f"transcription failed on the GPU node: {message}")
+        raise NodeAppError(f"transcription failed on the GPU node: {message}")
     return TextOutput(transcript, metadata={"engine": "whisper", "model": params["model"],
                                             "node": ctx.node.instance_id})
 
