@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from render_core.devtools.devservices import RedisServer
+from render_core.gpu.monitor import Monitor, MonitorPolicy
 from render_core.gpu.pool import GpuPool, PoolPolicy
 from render_core.gpu.providers.comput3 import Comput3Provider
 from render_core.gpu.providers.static import StaticProvider, parse_static_nodes
@@ -113,8 +114,6 @@ def test_comput3_records_hold_no_account_key(client):
 
 def test_a_health_check_that_cannot_be_made_here_stops_no_node(client, nodes):
     """A key ending in a newline cannot go into a header: that is this worker's fault, not the node's."""
-    from render_core.gpu.monitor import Monitor, MonitorPolicy
-
     provider = StaticProvider([nodes.url + "/gpu1"], "node-key\n", health_timeout=2.0)
     pool = GpuPool(client, provider, POLICY)
     instance = provider.launch("media:fast", expires_at=time.time() + 3600)
