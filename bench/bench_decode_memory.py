@@ -1,7 +1,7 @@
 """Peak memory of decoding the worst small input: an all-zero 6300x6300 RGBA PNG (~154 KB on disk).
 
 Run: python bench/bench_decode_memory.py [--threads 4] [--budget-mb 1024]
-Each case runs in a fresh Python process; the figure is the peak RSS (ru_maxrss) minus the
+Each case runs in a fresh Python process; the figure is its peak RSS (VmHWM) minus the
 RSS after imports, for 1 decode and for ``--threads`` decodes started at once in one process
 (one per worker thread). Paths: portrait's upload preparation (remote) and frame loading
 (local engine), analyze's vision encoding (remote) and its local-engine decode.
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
 CASE = r"""
-import resource, sys, threading
+import sys, threading
 from pathlib import Path
 from render_core.sdk import image_decode
 import c3_render_portrait.remote_inputs as remote_inputs, c3_render_portrait.images as images
@@ -29,8 +29,8 @@ import c3_render_analyze.vision as vision, c3_render_analyze.loading as loading
 what, threads, budget_mb, png, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
 image_decode.configure(budget_mb * image_decode.MIB, min(512, budget_mb) * image_decode.MIB)
 
-def rss_now():
-    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+def status_mib(field):  # VmHWM is this process's own peak: ru_maxrss would count the parent's RSS at fork
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field + ":")) / 1024
 
 def run(i):
     target = out / str(i); target.mkdir(parents=True, exist_ok=True)
@@ -40,11 +40,11 @@ def run(i):
     else:
         with loading.open_header(png, 40) as image: loading.decode_upright(image, 2048)
 
-base = rss_now()
+base = status_mib("VmRSS")
 workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
 for w in workers: w.start()
 for w in workers: w.join()
-print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base:.0f}")
+print(f"{status_mib('VmHWM') - base:.0f}")
 """
 
 CASES = ("portrait-remote", "portrait-local", "analyze-vision", "analyze-local")

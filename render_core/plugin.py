@@ -32,7 +32,6 @@ The guide with a tutorial and the reference of every name here is docs/plugins.m
 """
 
 from render_core.sdk.api_version import PLUGIN_API_VERSION
-from render_core.net.http import is_transport_failure
 from render_core.sdk.context import TaskContext
 from render_core.sdk.errors import JobError, NodeAppError, NodeError
 from render_core.sdk.gradio_call import call_gradio
@@ -44,6 +43,7 @@ from render_core.sdk.schema import (Boolean, ExactlyOne, Field, Integer, Number,
 from render_core.sdk.setting import (Setting, SettingsError, above, at_least, between, existing_file, http_url,
                                     read_settings)
 from render_core.sdk.task import FileOutput, Output, Task, TextOutput
+from render_core.sdk.transport import is_transport_failure
 
 __all__ = [
     "Boolean", "DecodeStopped", "ExactlyOne", "Field", "FileOutput", "ImageTooLarge", "Integer", "JobError",

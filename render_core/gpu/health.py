@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from render_core.net.http import is_transport_failure
+from render_core.sdk.transport import is_transport_failure
 
 from .providers.base import Instance, Provider
 

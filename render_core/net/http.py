@@ -13,7 +13,8 @@ code, so each hop is checked again, and a hop to another origin (scheme, host, p
 no credential: only the headers in :data:`CROSS_ORIGIN_SAFE_HEADERS` survive it.
 
 In a guarded session a per-call ``timeout=(connect, read)`` also bounds the whole transfer
-to ``connect + read`` seconds; pass a :class:`Timeouts` to set the deadline explicitly.
+to ``connect + read`` seconds; ``(connect, read, total)`` or a :class:`Timeouts` sets the
+deadline explicitly.
 """
 from __future__ import annotations
 
@@ -333,8 +334,9 @@ def _transfer_timeout(timeout: Any, default: Timeouts) -> _TransferTimeoutSpec:
     if timeout is None:
         timeout = default
     elif isinstance(timeout, tuple):
-        connect, read = timeout
-        timeout = Timeouts(default.connect if connect is None else connect, default.read if read is None else read)
+        connect, read, *total = timeout
+        timeout = Timeouts(default.connect if connect is None else connect, default.read if read is None else read,
+                           total[0] if total else None)
     elif isinstance(timeout, (int, float)):
         timeout = Timeouts(connect=timeout, read=timeout, total=timeout)
     if not isinstance(timeout, Timeouts):
@@ -498,19 +500,6 @@ def deadline_passed(exc: BaseException) -> bool:
             return True
         pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
     return False
-
-
-def is_transport_failure(exc: BaseException) -> bool:
-    """True when ``exc`` is a failure of the path to the server: no connection, a reset or broken
-    connection, a timeout or a passed deadline, a TLS failure, a body that broke off.
-
-    False for what goes wrong on this side before or while a request is built (an invalid URL or
-    header, a body that cannot be encoded) and for refusals of the address policy.
-    """
-    if isinstance(exc, TransferTimeout) or deadline_passed(exc):
-        return True
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                            requests.exceptions.ContentDecodingError, ConnectionError, TimeoutError))
 
 
 def _failure(prefix: str, exc: requests.RequestException, timeouts: Timeouts) -> FetchError:

@@ -12,6 +12,10 @@ Failures are raised as the SDK's exceptions, with messages that name the service
 address: NodeError for a failure of the path to the node (connect, reset, timeout, 5xx),
 NodeAppError when the node answered with an error or something unusable, JobError for what
 went wrong on this side (a request that cannot be built, a local file that cannot be read).
+A refusal of the session's address policy propagates as it is (the runner fails the job).
+
+Timeouts are ``(connect, read, total)`` seconds: each connection, each wait for data, and the
+whole request (wall clock; the guarded session enforces it).
 """
 
 from __future__ import annotations
@@ -26,10 +30,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from render_core.net.http import (BlockedAddress, FetchAborted, FetchError, HttpStatusError, Timeouts, TooLarge,
-                                  deadline_passed, is_transport_failure, public_url, stream_to_file)
-
 from .errors import JobError, NodeAppError, NodeError
+from .transport import is_transport_failure
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,14 @@ SKIPPED_COMPONENTS = frozenset({"state", "row", "column", "tabs", "tab", "tabite
 MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024  # config and info answers
 MAX_EVENT_BYTES = 16 * 1024 * 1024  # one server-sent event
 MAX_SMALL_ANSWER_BYTES = 1024 * 1024  # upload, join and cancel answers
+CHUNK_BYTES = 64 * 1024
+
+#: (connect, read, total) seconds of one request.
+RequestTimeouts = tuple[float, float, float]
+
+
+class TransferStopped(Exception):
+    """A file download was abandoned because ``should_stop()`` returned True (the file is removed)."""
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -65,7 +75,7 @@ class GradioApp:
       timeouts: connect/read timeouts (s) and deadline of each short request.
     """
 
-    def __init__(self, session: requests.Session, url: str, *, service: str, timeouts: Timeouts):
+    def __init__(self, session: requests.Session, url: str, *, service: str, timeouts: RequestTimeouts):
         self.session = session
         self.url = url if url.endswith("/") else url + "/"
         self.service = service
@@ -134,7 +144,7 @@ class GradioApp:
             data.append(None if is_state else next(given, None))
         return data
 
-    def upload(self, path: Path, timeouts: Timeouts | None = None) -> dict:
+    def upload(self, path: Path, timeouts: RequestTimeouts | None = None) -> dict:
         """Upload a local file (within ``timeouts``, default the app's); returns the Gradio file
         value that names it on the node."""
         try:
@@ -160,18 +170,18 @@ class GradioApp:
             raise self._odd_answer("it queued the call without an event id")
         return event_id
 
-    def cancel(self, endpoint: Endpoint, event_id: str, session_hash: str, timeouts: Timeouts) -> None:
+    def cancel(self, endpoint: Endpoint, event_id: str, session_hash: str, timeouts: RequestTimeouts) -> None:
         """Ask the app to cancel the event (best effort: failures are logged, not raised)."""
         body = {"event_id": event_id, "fn_index": endpoint.fn_index, "session_hash": session_hash}
         try:
             with self.session.post(self.api_url + "cancel", data=_json_body(body, self.service),
                                    headers={"Content-Type": "application/json"}, timeout=timeouts) as response:
                 log.info("asked the %s app to cancel event %s: HTTP %s", self.service, event_id, response.status_code)
-        except (requests.RequestException, FetchError, JobError) as exc:
+        except Exception as exc:  # the call is abandoned either way
             log.warning("could not cancel event %s on the %s app at %s: %s", event_id, self.service,
-                        public_url(self.url), exc)
+                        _without_userinfo(self.url), exc)
 
-    def events(self, session_hash: str, timeouts: Timeouts) -> Iterator[dict]:
+    def events(self, session_hash: str, timeouts: RequestTimeouts) -> Iterator[dict]:
         """The session's server-sent events (heartbeats dropped), until the stream ends.
 
         The caller stops iterating at the event it waits for; ``close()`` on the generator
@@ -182,15 +192,13 @@ class GradioApp:
         try:
             response = self.session.get(url, stream=True, timeout=timeouts, headers={"Accept": "text/event-stream"})
         except requests.RequestException as exc:
-            raise self._transport(what, exc) from exc
-        except BlockedAddress as exc:
-            raise self._blocked(exc) from exc
+            raise self._failure(what, exc) from exc
         with response:
             self._check_status(response, what)
             try:
                 yield from _server_sent_events(response, self)
             except requests.RequestException as exc:
-                raise self._transport(what, exc) from exc
+                raise self._failure(what, exc) from exc
 
     def outputs(self, endpoint: Endpoint, data: list, download: Callable[[dict], str] | None):
         """The call's result as gradio_client returns it: skipped outputs removed, one value alone,
@@ -203,32 +211,39 @@ class GradioApp:
             kept = [_map_files(value, download) for value in kept]
         return kept[0] if len(kept) == 1 else tuple(kept)
 
-    def download(self, value: dict, dest_dir: Path, *, max_bytes: int, timeouts: Timeouts,
+    def download(self, value: dict, dest_dir: Path, *, max_bytes: int, timeouts: RequestTimeouts,
                  should_stop: Callable[[], bool]) -> str:
         """Fetch an output file from ``file=<path>`` of this app into ``dest_dir``; returns the local path.
 
         The node chooses only the path on its side; the URL is always this app's. A node-supplied
-        absolute ``url`` in the value is ignored.
+        absolute ``url`` in the value is ignored. At most ``max_bytes`` bytes (JobError beyond);
+        TransferStopped when ``should_stop()`` turns True.
         """
         remote = value.get("path")
         if not isinstance(remote, str) or not remote:
             raise self._odd_answer("it returned a file without a path")
         dest_dir.mkdir(parents=True, exist_ok=True)
         dest = dest_dir / _safe_name(Path(remote).name)
-        label = f"the download of an output file of the {self.service} app"
+        what = "sending an output file"
+        size = 0
         try:
-            stream_to_file(self.session, self.api_url + "file=" + quote(remote, safe="/"), dest,
-                           max_bytes=max_bytes, timeouts=timeouts, should_stop=should_stop, label=label)
-        except TooLarge as exc:
-            raise JobError(str(exc)) from None
-        except FetchAborted:
+            with self.session.get(self.api_url + "file=" + quote(remote, safe="/"), stream=True,
+                                  timeout=timeouts) as response, open(dest, "wb") as out:
+                self._check_status(response, what)
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    if should_stop():
+                        raise TransferStopped(f"the download of an output file of the {self.service} app was stopped")
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise JobError(f"an output file of the {self.service} app is larger than the limit of "
+                                       f"{max_bytes / 1_000_000:g} MB")
+                    out.write(chunk)
+        except requests.RequestException as exc:
+            dest.unlink(missing_ok=True)
+            raise self._failure(what, exc) from exc
+        except BaseException:
+            dest.unlink(missing_ok=True)
             raise
-        except HttpStatusError as exc:
-            raise (NodeError if exc.status >= 500 else NodeAppError)(str(exc)) from None
-        except BlockedAddress as exc:
-            raise self._blocked(exc) from exc
-        except FetchError as exc:
-            raise NodeError(str(exc)) from None
         return str(dest)
 
     # ------------------------------------------------------------------ plumbing
@@ -241,7 +256,7 @@ class GradioApp:
             raise self._odd_answer("its configuration points its API at another address")
         return joined
 
-    def _json(self, method: str, url: str, what: str, max_bytes: int, timeouts: Timeouts | None = None,
+    def _json(self, method: str, url: str, what: str, max_bytes: int, timeouts: RequestTimeouts | None = None,
               **kwargs: Any):
         """One request; the answer's JSON (at most ``max_bytes`` bytes)."""
         try:
@@ -250,12 +265,7 @@ class GradioApp:
                 self._check_status(response, what)
                 body = _read_capped(response, max_bytes, self, what)
         except requests.RequestException as exc:
-            if is_transport_failure(exc):
-                raise self._transport(what, exc) from exc
-            raise JobError(f"the request to the {self.service} app could not be made ({type(exc).__name__})") \
-                from exc
-        except BlockedAddress as exc:
-            raise self._blocked(exc) from exc
+            raise self._failure(what, exc) from exc
         try:
             return json.loads(body)
         except ValueError:
@@ -274,14 +284,13 @@ class GradioApp:
         raise NodeAppError(f"the {self.service} service on the GPU node refused the request (HTTP {code}) "
                            f"while {what}" + (f": {detail}" if detail else ""))
 
-    def _transport(self, what: str, exc: BaseException) -> NodeError:
-        log.warning("the %s app at %s failed while %s: %r", self.service, public_url(self.url), what, exc)
+    def _failure(self, what: str, exc: requests.RequestException) -> Exception:
+        """NodeError for a transport failure, JobError for a request this side could not build."""
+        if not is_transport_failure(exc):
+            return JobError(f"the request to the {self.service} app could not be made ({type(exc).__name__})")
+        log.warning("the %s app at %s failed while %s: %r", self.service, _without_userinfo(self.url), what, exc)
         return NodeError(f"cannot reach the {self.service} service on the GPU node while {what}: "
                          f"{_describe_transport(exc)}")
-
-    def _blocked(self, exc: BlockedAddress) -> JobError:
-        log.warning("the %s app at %s is refused by the address policy: %s", self.service, public_url(self.url), exc)
-        return JobError(f"the address of the {self.service} service on the GPU node is refused by the address policy")
 
     def _odd_answer(self, detail: str) -> NodeAppError:
         return NodeAppError(f"the {self.service} service on the GPU node gave an unusable answer: {detail}")
@@ -347,11 +356,9 @@ def _detail(response: requests.Response) -> str:
 
 
 def _describe_transport(exc: BaseException) -> str:
-    if deadline_passed(exc):
-        return "it did not finish in time"
     if isinstance(exc, requests.ConnectTimeout):
         return "no connection in time"
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
         return "no answer in time"
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS failed"
@@ -384,6 +391,12 @@ def _safe_name(name: str) -> str:
     """A file name with nothing but letters, digits, dot, dash and underscore; never empty or dots only."""
     cleaned = _SAFE_NAME.sub("_", name)[-100:].lstrip(".")
     return cleaned or "file"
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` for a log line: without ``user:password@``."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -18,10 +18,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from render_core.net.http import FetchAborted, Timeouts
-
 from .errors import NodeAppError, NodeError
-from .gradio_app import Endpoint, GradioApp
+from .gradio_app import Endpoint, GradioApp, RequestTimeouts, TransferStopped
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +56,18 @@ def call_gradio(ctx, service: str, api_name: str, arguments: dict, *, download_d
 
         try:
             return app.outputs(endpoint, output.get("data"), None if download_dir is None else download)
-        except FetchAborted:
+        except TransferStopped:
             ctx.check()
             raise
 
 
-def _short(ctx) -> Timeouts:
-    return Timeouts(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S,
-                    total=max(1.0, min(SHORT_REQUEST_S, ctx.remaining())))
+def _short(ctx) -> RequestTimeouts:
+    return CONNECT_TIMEOUT_S, READ_TIMEOUT_S, max(1.0, min(SHORT_REQUEST_S, ctx.remaining()))
 
 
-def _long(ctx) -> Timeouts:
+def _long(ctx) -> RequestTimeouts:
     """Uploads, downloads and the event stream: until the job's deadline."""
-    return Timeouts(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S, total=max(1.0, ctx.remaining()))
+    return CONNECT_TIMEOUT_S, READ_TIMEOUT_S, max(1.0, ctx.remaining())
 
 
 def _upload(ctx, app: GradioApp, path: Path) -> dict:
@@ -86,8 +83,7 @@ def _await_completion(ctx, app: GradioApp, endpoint: Endpoint, event_id: str, se
     """
     outcome: queue.Queue = queue.Queue()
     abandoned = threading.Event()
-    timeouts = Timeouts(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S,
-                        total=max(1.0, ctx.remaining() + CANCEL_WAIT_S))
+    timeouts = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S, max(1.0, ctx.remaining() + CANCEL_WAIT_S))
 
     def read() -> None:
         events = app.events(session_hash, timeouts)
@@ -114,8 +110,7 @@ def _await_completion(ctx, app: GradioApp, endpoint: Endpoint, event_id: str, se
                 item = outcome.get(timeout=ctx.poll_interval)
             except queue.Empty:
                 if ctx.should_stop():
-                    app.cancel(endpoint, event_id, session_hash,
-                               Timeouts(connect=CANCEL_WAIT_S, read=CANCEL_WAIT_S, total=CANCEL_WAIT_S))
+                    app.cancel(endpoint, event_id, session_hash, (CANCEL_WAIT_S, CANCEL_WAIT_S, CANCEL_WAIT_S))
                     ctx.check()
                 continue
             return _completed(item, app.service)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from render_core.net.http import AddressPolicy, FetchError, Timeouts, is_transport_failure, session
+from render_core.net.http import AddressPolicy, FetchError, Timeouts, session
+from render_core.sdk.transport import is_transport_failure
 
 #: Provider APIs and GPU nodes are chosen by the operator (C3_API_URL, C3_NODE_URL, STATIC_NODES)
 #: or named by the provider the operator chose, never by an API client. Self-hosted nodes and

@@ -107,21 +107,23 @@ def test_decodes_wait_for_their_share_and_a_stop_ends_the_wait():
 # ---------------------------------------------------------------- peak memory, measured
 
 PEAK = r"""
-import resource, sys, threading
+import sys, threading
 from pathlib import Path
 from render_core.sdk import image_decode
 from c3_render_portrait.remote_inputs import prepare_image
 from c3_render_analyze.vision import encode_image
 png, out, threads, budget = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 image_decode.configure(budget * 1024 * 1024, 512 * 1024 * 1024)
-base = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+def status_mib(field):  # VmHWM is this process's own peak: ru_maxrss would count the parent's RSS at fork
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field + ":")) / 1024
+base = status_mib("VmRSS")
 def run(i):
     (out / str(i)).mkdir(parents=True, exist_ok=True)
     prepare_image(png, out / str(i)) if i % 2 == 0 else encode_image(png)
 workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
 for w in workers: w.start()
 for w in workers: w.join()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
+print(status_mib("VmHWM") - base)
 """
 
 

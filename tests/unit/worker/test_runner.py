@@ -14,7 +14,7 @@ from dramatiq.middleware import TimeLimitExceeded
 from render_core.dispatch.messages import RUN_JOB
 from render_core.jobs import status as st
 from render_core.net.http import AddressPolicy
-from render_core.plugin import FileOutput, JobError, NodeError, Schema, String, Task, TextOutput
+from render_core.plugin import FileOutput, JobError, NodeAppError, NodeError, Schema, String, Task, TextOutput
 from render_core.sdk.node import Node
 from render_core.worker.runner import Runner
 from support.job_harness import create_job, make_registry, owed_webhooks, redis_queued
@@ -37,9 +37,15 @@ class RecordingStorage:
 class RecordingLease:
     def __init__(self):
         self.unhealthy = 0
+        self.node_healthy = True  # what a health check of the leased node finds
+        self.health_checks = 0
 
     def current_node(self):
         return Node.local_machine()
+
+    def current_node_healthy(self):
+        self.health_checks += 1
+        return self.node_healthy
 
     def mark_unhealthy(self):
         self.unhealthy += 1
@@ -134,6 +140,36 @@ def test_job_error_fails_with_the_task_message(harness):
     job = h.run(notify_url="https://hooks.example/x")
     assert (job.status, job.error) == ("failed", "the image is not a face")
     assert h.webhooks()[0][2] == {"id": job.id, "status": "failed", "error": "the image is not a face"}
+
+
+def test_an_app_error_on_a_healthy_node_is_the_jobs_error(harness):
+    def run(ctx, params):
+        raise NodeAppError("csm failed on the GPU node: the speaker audio is too short")
+
+    h = harness(run)
+    job = h.run()
+    assert (job.status, job.error) == ("failed", "csm failed on the GPU node: the speaker audio is too short")
+    assert h.lease.health_checks == 1 and h.lease.unhealthy == 0 and h.requeued() == []
+
+
+def test_an_app_error_from_a_node_that_fails_its_health_check_is_retried(harness):
+    def run(ctx, params):
+        raise NodeAppError("csm failed on the GPU node: CUDA error: device lost")
+
+    h = harness(run)
+    h.lease.node_healthy = False
+    job = h.run()
+    assert job.status == "queued" and job.attempts == 1
+    assert "CUDA error: device lost (then the node failed its health check)" in job.progress_message
+    assert h.lease.unhealthy == 1 and [m.args for m in h.requeued()] == [(job.id,)]
+
+
+def test_a_job_error_needs_no_health_check(harness):
+    def run(ctx, params):
+        raise JobError("reference_audio_url is not audio that can be read")
+
+    h = harness(run)
+    assert h.run().status == "failed" and h.lease.health_checks == 0
 
 
 def test_a_node_error_with_attempts_and_time_left_requeues_the_job(harness):
