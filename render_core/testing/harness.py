@@ -22,9 +22,10 @@ from pathlib import Path
 from tempfile import mkdtemp
 from typing import Any
 
+from render_core.gpu.providers.common import node_answers
 from render_core.net.http import AddressPolicy, FetchError, Timeouts, download, session
 from render_core.sdk.context import TaskContext
-from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeError, WorkerStopping
+from render_core.sdk.errors import DeadlineExceeded, JobCancelled, JobError, NodeAppError, NodeError, WorkerStopping
 from render_core.sdk.node import Node
 from render_core.sdk.registry import load_registry
 from render_core.sdk.schema import ValidationError
@@ -36,6 +37,8 @@ from .servers import FakeNode, FileServer
 DEFAULT_MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
 #: Timeouts of calls to the node, in seconds (the worker's are 10 s connect, 60 s read).
 NODE_TIMEOUTS = Timeouts(connect=5.0, read=30.0)
+#: Seconds the node's health check may take after a NodeAppError (HEALTH_TIMEOUT).
+NODE_HEALTH_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -69,8 +72,8 @@ class Run:
     answered 400 (``problems`` maps each bad field to its message; no job exists then). On success ``text`` or
     ``file`` (+ ``content_type``) holds the result and ``metadata`` its metadata;
     otherwise ``error`` is the message the client would read. ``node_failed`` is True
-    when the task raised NodeError (the service retries such a job on a fresh node
-    while time remains). ``exception`` is what the task raised, ``traceback`` its
+    when the task raised NodeError, or a NodeAppError after which the node failed its
+    health check (the service retries such a job on a fresh node while time remains). ``exception`` is what the task raised, ``traceback`` its
     formatted traceback when the task crashed.
     """
 
@@ -192,10 +195,13 @@ class TaskHarness:
         node = node.node if isinstance(node, FakeNode) else node or Node.local_machine()
         max_bytes = self.max_download_bytes
         inputs_policy = AddressPolicy(allow_loopback=True)
+        deadline = time.time() + time_limit
 
-        def downloader(url, dest, should_stop):
+        def downloader(url, dest, should_stop):  # as the worker: the whole transfer ends by the deadline
             trail.downloads.append(url)
-            return download(url, dest, max_bytes=max_bytes, policy=inputs_policy, should_stop=should_stop).path
+            timeouts = Timeouts(connect=10.0, read=60.0, total=max(1.0, deadline - time.time()))
+            return download(url, dest, max_bytes=max_bytes, policy=inputs_policy, timeouts=timeouts,
+                            should_stop=should_stop).path
 
         def reporter(fraction, message):
             trail.progress.append((fraction, message))
@@ -215,7 +221,7 @@ class TaskHarness:
             return session(AddressPolicy(allow_loopback=True, allow_private=True), NODE_TIMEOUTS)
 
         ctx = RecordedContext(job_id=job_id, task=task, node=node, work_dir=work_dir,
-                              deadline=time.time() + time_limit, downloader=downloader, reporter=reporter,
+                              deadline=deadline, downloader=downloader, reporter=reporter,
                               is_cancelled=cancel.is_set, timer=timer, session_factory=node_session,
                               poll_interval=self.poll_interval, cancel_poll_interval=0.0,
                               is_stopping=worker_stop.is_set, max_download_bytes=max_bytes)
@@ -276,10 +282,18 @@ def _finish(run: Run, task: Task, output: Any) -> None:
         run.status, run.error = "failed", f"task {task.name!r} returned no result (plugin bug)"
 
 
+def _node_answers(node: Node) -> bool:
+    """The static provider's health check of ``node``: ``GET <base URL>/`` answers 200 (the local machine does)."""
+    return node.local or node_answers(node.base_url, node.headers, NODE_HEALTH_TIMEOUT_S)
+
+
 def _fail(run: Run, task: Task, exc: BaseException, time_limit: float) -> None:
     """Map what the task raised to the job's status and error, as the worker does."""
     run.exception = exc
-    if isinstance(exc, JobError):
+    if isinstance(exc, NodeAppError) and run.node is not None and not _node_answers(run.node):
+        run.status, run.node_failed = "failed", True  # the worker health-checks the node after such an error
+        run.error = f"the GPU node failed (1 attempt(s)): {exc} (then the node failed its health check)"
+    elif isinstance(exc, JobError):
         run.status, run.error = "failed", str(exc) or "the task failed"
     elif isinstance(exc, FetchError):
         run.status, run.error = "failed", str(exc)

@@ -171,7 +171,8 @@ class FakeNode(_Server):
     ``route("POST", "/mytask/run", {"text": "done"})`` answers that request; a path ending
     in ``*`` matches every path with that prefix; unrouted paths answer 404.
     ``requests`` lists what was received (authorised ones), ``healthy`` turns False when
-    a task run by the harness raised NodeError (the worker would mark the node
+    a task run by the harness raised NodeError, or a NodeAppError after which ``GET /`` did
+    not answer 200 (the health check; the worker would mark the node
     unhealthy and retry on a fresh one), and ``close()`` makes the node vanish mid-job.
     """
 

@@ -62,9 +62,18 @@ def test_whisper_refuses_a_file_that_is_not_audio_on_the_local_engine(harness_fo
                          "(corrupt, truncated, or not media at all)")
 
 
+def test_csm_refused_by_a_healthy_node_is_the_jobs_error(harness_for):
+    harness = harness_for("csm")
+    harness.node.route("GET", "/", b"ok")  # the node answers its health check
+    run = harness.run("csm", {"text": "Hello there."})
+    assert run.status == "failed" and not run.node_failed and harness.node.healthy
+    assert run.error.startswith("the csm service on the GPU node refused the request (HTTP 404)")
+
+
 def test_csm_on_a_node_without_its_app_is_a_node_failure(harness_for):
     harness = harness_for("csm")
     run = harness.run("csm", {"text": "Hello there."})  # csm declares a workload: the fake node, with no routes
     assert run.status == "failed" and run.node_failed and not harness.node.healthy
-    assert "cannot reach the csm service" in run.error
+    # the node answered 404 (an answer, not a transport failure), then failed its health check
+    assert "refused the request (HTTP 404)" in run.error and "failed its health check" in run.error
     assert any(request.path.startswith("/csm/") for request in harness.node.requests)
