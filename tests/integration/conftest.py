@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from render_core.devtools.devservices import RedisServer, S3Server, free_port
 from render_core.sdk.registry import load_registry
@@ -128,3 +129,18 @@ def receiver():
 def files():
     with FileServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory):
+    """A Redis of this test module's own: no worker of the shared stack reads or sweeps its records."""
+    with RedisServer(tmp_path_factory.mktemp("private-redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def private_client(private_redis) -> redis.Redis:
+    """A client of the module's private Redis, emptied before each test."""
+    client = redis.Redis.from_url(private_redis.url)
+    client.flushdb()
+    return client

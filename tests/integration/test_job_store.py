@@ -5,11 +5,9 @@ import itertools
 import json
 
 import pytest
-import redis
 from dramatiq import Message
 
 from render_core.config.settings import Settings
-from render_core.devtools.devservices import RedisServer
 from render_core.dispatch.broker import build_broker
 from render_core.dispatch.messages import RUN_JOB, run_job_message
 from render_core.jobs import status as st
@@ -25,18 +23,9 @@ HOOK = "http://127.0.0.1:9/hook"
 TASK = Task(name="echo", schema=Schema({}), run=lambda ctx, params: TextOutput(""), output="text")
 
 
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory):
-    """A Redis of its own: no worker of the shared stack sweeps these records."""
-    with RedisServer(tmp_path_factory.mktemp("store-redis")) as server:
-        yield server
-
-
 @pytest.fixture
-def client(private_redis):
-    client = redis.Redis.from_url(private_redis.url)
-    client.flushdb()
-    return client
+def client(private_client):
+    return private_client
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ requeued after the grace, held and waiting ones left alone, late ones ended with
 import time
 
 import pytest
-import redis
 
 from render_core.config.settings import Settings
-from render_core.devtools.devservices import RedisServer
 from render_core.dispatch.broker import build_broker
 from render_core.jobs import status as st
 from render_core.jobs.keys import OPEN_JOBS, WEBHOOKS_DUE, job_key
@@ -31,17 +29,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory):
-    with RedisServer(tmp_path_factory.mktemp("sweeper-redis")) as server:
-        yield server
-
-
 @pytest.fixture
-def client(private_redis):
-    client = redis.Redis.from_url(private_redis.url)
-    client.flushdb()
-    return client
+def client(private_client):
+    return private_client
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ due attempts and lost ones handed out again."""
 import json
 
 import pytest
-import redis
 
 from render_core.config.settings import Settings
-from render_core.devtools.devservices import RedisServer
 from render_core.dispatch.broker import build_broker
 from render_core.jobs import status as st
 from render_core.jobs.keys import WEBHOOKS_DUE, outbox_key
@@ -21,17 +19,9 @@ HOOK = "http://127.0.0.1:9/hook"
 TASK = Task(name="echo", schema=Schema({}), run=lambda ctx, params: TextOutput(""), output="text")
 
 
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory):
-    with RedisServer(tmp_path_factory.mktemp("outbox-redis")) as server:
-        yield server
-
-
 @pytest.fixture
-def client(private_redis):
-    client = redis.Redis.from_url(private_redis.url)
-    client.flushdb()
-    return client
+def client(private_client):
+    return private_client
 
 
 @pytest.fixture
