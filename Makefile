@@ -13,7 +13,7 @@ space := $(empty) $(empty)
 #: entry-point names of the built-in plugins (the directory names under plugins/)
 BUILTIN_PLUGINS := $(subst $(space),$(comma),$(notdir $(patsubst %/setup.cfg,%,$(PLUGINS))))
 
-.PHONY: install dev test unit integration bench settings-table clean
+.PHONY: install dev test unit integration bench bench-api settings-table clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
+
+bench-api: $(STAMP)
+	$(PY) bench/bench_api.py
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
