@@ -179,12 +179,18 @@ class Settings:
     broker_heartbeat_timeout_ms: int = env("BROKER_HEARTBEAT_TIMEOUT", 5000, "a worker silent this long is "
                                                                              "dead; its messages return",
                                            unit="ms", check=above(0))
-    broker_maintenance_chance: int = env("BROKER_MAINTENANCE_CHANCE", 1_000_000, "per million broker calls, "
-                                                                                 "how many sweep dead workers",
+    broker_maintenance_chance: int = env("BROKER_MAINTENANCE_CHANCE", 0, "per million broker calls, how many "
+                                                                         "also sweep dead workers (Dramatiq's "
+                                                                         "random sweep; the periodic one below "
+                                                                         "makes it unneeded)",
                                          check=between(0, 1_000_000))
-    worker_idle_poll_ms: int = env("WORKER_IDLE_POLL_MS", 250, "longest idle poll of a worker (pick-up "
-                                                               "latency of a new job)", unit="ms",
-                                   check=above(0))
+    broker_maintenance_interval: float = env("BROKER_MAINTENANCE_INTERVAL", 0.5, "each worker process beats "
+                                                                                 "and sweeps dead workers' "
+                                                                                 "messages back this often",
+                                             unit="s", check=above(0))
+    worker_idle_poll_ms: int = env("WORKER_IDLE_POLL_MS", 1000, "longest wait of an idle consumer without a "
+                                                                "wake-up (a safety net: every enqueue wakes "
+                                                                "consumers)", unit="ms", check=above(0))
 
     # ---- GPU provider
     gpu_provider: str = env("GPU_PROVIDER", "local", "where GPU work runs: local, comput3, static (or a "

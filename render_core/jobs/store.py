@@ -223,7 +223,9 @@ class Job:
         )
 
 
-def _encode(fields: dict[str, Any]) -> list:
+def encode_fields(fields: dict[str, Any]) -> list:
+    """``fields`` as a flat name/value list as stored (dicts and lists as JSON, None as "")."""
+    """``fields`` as a flat name/value list as stored (dicts and lists as JSON, None as "")."""
     flat: list = []
     for name, value in fields.items():
         if isinstance(value, (dict, list)):
@@ -276,7 +278,7 @@ class JobStore:
     def create(self, record: dict, pipe) -> None:
         """Queue the writes that store ``record`` and index it as open on ``pipe`` (a Redis pipeline)."""
         key = job_key(record["id"])
-        pipe.hset(key, mapping=dict(zip(*[iter(_encode(record))] * 2)))
+        pipe.hset(key, mapping=dict(zip(*[iter(encode_fields(record))] * 2)))
         pipe.expire(key, self.ttl)
         pipe.zadd(OPEN_JOBS, {record["id"]: record["complete_by"]})
 
@@ -298,7 +300,7 @@ class JobStore:
         """
         allowed = json.dumps(sorted(st.ALLOWED_FROM[new_status]))
         if new_status not in st.TERMINAL:
-            return self._run(self._update_if, [job_key(job_id)], [new_status, allowed, *_encode(fields)], pipe)
+            return self._run(self._update_if, [job_key(job_id)], [new_status, allowed, *encode_fields(fields)], pipe)
         now = time.time()
         fields.setdefault("finished_at", now)
         body = json.dumps(payload_for(job_id, new_status, fields))
@@ -306,7 +308,7 @@ class JobStore:
         keys = [job_key(job_id), OPEN_JOBS, WEBHOOKS_DUE, outbox_key(job_id), queue_key(WEBHOOK_QUEUE),
                 messages_key(WEBHOOK_QUEUE), FINISHED_CHANNEL]
         args = [new_status, allowed, uuid.uuid4().hex, job_id, now, now + self.webhook_claim, self.ttl, body,
-                redis_id(message), message.encode(), *_encode(fields)]
+                redis_id(message), message.encode(), *encode_fields(fields)]
         return self._run(self._finish, keys, args, pipe)
 
     def update(self, job_id: str, *, when: tuple[str, ...] = (st.RUNNING,), pipe=None, **fields) -> bool:
@@ -314,7 +316,7 @@ class JobStore:
 
         With ``pipe`` the write is only queued (see :meth:`transition`).
         """
-        return self._run(self._update_if, [job_key(job_id)], ["", json.dumps(list(when)), *_encode(fields)],
+        return self._run(self._update_if, [job_key(job_id)], ["", json.dumps(list(when)), *encode_fields(fields)],
                          pipe)[0]
 
     def _run(self, script, keys: list, args: list, pipe) -> tuple[bool, str | None]:
@@ -337,7 +339,7 @@ class JobStore:
         keys = [job_key(job_id), HELD_JOBS, queue_key(message.queue_name), messages_key(message.queue_name)]
         now = time.time() if now is None else now
         args = [job_id, json.dumps(list(when)), expect_message_id, now, redis_id(message),
-                message.encode(), "front" if sweep else "back", "sweep" if sweep else "", *_encode(fields)]
+                message.encode(), "front" if sweep else "back", "sweep" if sweep else "", *encode_fields(fields)]
         applied, _ = self.retry.call(self._requeue, keys=keys, args=args)
         return bool(applied)
 
