@@ -8,10 +8,10 @@ import os
 import sys
 import tempfile
 
+from render_core.api_server import SERVERS, ServerOptions, server_argv
 from render_core.client import commands as job_commands
 from render_core.config.settings import Settings, SettingsError, check_plugin_settings
 
-API_APP = "render_api.wsgi:app"
 #: Threads of one API process left for requests that do not wait (``Prefer: wait``).
 API_SPARE_THREADS = 16
 WORKER_MODULE = "render_core.worker.boot:boot"
@@ -40,10 +40,10 @@ def _use_multiprocess_metrics(settings: Settings, role: str) -> str:
 
 
 def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
-    """Serve the API with gunicorn's threaded workers (extra arguments go to gunicorn).
+    """Serve the API with granian (default) or gunicorn (extra arguments go to the server).
 
-    Each process gets ``--threads`` threads; at most threads - 16 of them hold ``Prefer: wait``
-    requests (API_MAX_WAITS, unless set), so waits never starve other requests.
+    Each process gets ``--threads`` request threads; at most threads - 16 of them hold
+    ``Prefer: wait`` requests (API_MAX_WAITS, unless set), so waits never starve other requests.
     """
     settings = _settings_or_exit()
     try:
@@ -54,14 +54,16 @@ def cmd_api(args: argparse.Namespace, extra: list[str]) -> int:
     threads = args.threads or settings.api_threads
     # The API processes take their wait limit from it (Settings).
     os.environ.setdefault("API_MAX_WAITS", str(max(threads - API_SPARE_THREADS, 0)))
+    options = ServerOptions(server=args.server or settings.api_server, bind=args.bind or settings.api_bind,
+                            workers=args.workers or settings.api_workers, threads=threads,
+                            access_log=settings.api_access_log if args.access_log is None else args.access_log)
+    try:
+        argv = server_argv(options, extra)
+    except ValueError as exc:
+        print(f"c3-render: {exc}", file=sys.stderr)
+        return 2
     _use_multiprocess_metrics(settings, "api")
     _plugins_or_exit(settings)  # after the metrics directory is set: a plugin may import prometheus_client
-    bind = args.bind or settings.api_bind
-    workers = args.workers or settings.api_workers
-    argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", str(threads),
-            "--worker-connections", str(max(1000, 2 * threads)),
-            "--timeout", "90", "--graceful-timeout", "30", "--access-logfile", "-", *extra, API_APP]
     os.execv(sys.executable, argv)
     return 0  # not reached
 
@@ -229,12 +231,15 @@ def _positive_int(raw: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c3-render", description="C3 Render job service.")
     commands = parser.add_subparsers(dest="command", required=True)
-    api = commands.add_parser("api", help="serve the HTTP API with gunicorn")
+    api = commands.add_parser("api", help="serve the HTTP API (granian by default, or gunicorn)")
     # Flags left unset fall back to the settings (environment variables, then their defaults).
+    api.add_argument("--server", choices=SERVERS, help="the WSGI server (default: API_SERVER)")
     api.add_argument("--bind", help="address:port (default: API_BIND)")
-    api.add_argument("--workers", type=_positive_int, help="gunicorn processes (default: API_WORKERS)")
-    api.add_argument("--threads", type=_positive_int, help="threads per API process, requests served at once, "
-                                                           "waits included (default: API_THREADS)")
+    api.add_argument("--workers", type=_positive_int, help="server processes (default: API_WORKERS)")
+    api.add_argument("--threads", type=_positive_int, help="request threads per API process, requests served "
+                                                           "at once, waits included (default: API_THREADS)")
+    api.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
+                     help="one log line per request (default: API_ACCESS_LOG)")
     api.set_defaults(func=cmd_api)
     worker = commands.add_parser("worker", help="run job workers (dramatiq flags pass through)")
     worker.add_argument("--processes", type=_positive_int, help="processes (default: WORKER_PROCESSES)")

@@ -110,9 +110,12 @@ class Settings:
                                                            "on change)")
     render_keys: str = env("C3_RENDER_KEYS", "", "named client/admin keys: the same JSON inline", secret=True)
     api_bind: str = env("API_BIND", "0.0.0.0:5000", "address:port of `c3-render api`")
-    api_workers: int = env("API_WORKERS", 2, "gunicorn processes of `c3-render api`", check=above(0))
+    api_server: str = env("API_SERVER", "granian", "WSGI server of `c3-render api`", choices=("granian", "gunicorn"))
+    api_workers: int = env("API_WORKERS", 2, "server processes of `c3-render api`", check=above(0))
     api_threads: int = env("API_THREADS", 256, "threads per `c3-render api` process (requests served at "
                                                "once, waits included)", check=above(0))
+    api_access_log: bool = env("API_ACCESS_LOG", False, "one log line per API request (costs ~40 % of POST "
+                                                        "throughput; /metrics counts and times requests)")
     max_waits: int = env("API_MAX_WAITS", 200, "`Prefer: wait` requests one API process holds at once",
                          check=at_least(0), shown_default="threads - 16 (200 outside `c3-render api`)")
     max_body_bytes: int = env("MAX_BODY_BYTES", 1024 * 1024, "largest request body", unit="bytes",

@@ -11,6 +11,7 @@ import base64
 
 import pytest
 
+from render_core.api_server import SERVERS, ServerOptions, server_argv
 from render_core.config.settings import Settings
 from render_core.worker.middleware.shutdown import dramatiq_shutdown_timeout
 
@@ -43,8 +44,7 @@ PLAIN_SETTINGS = (
     "PRE_LAUNCH_TIMEOUT_MAX", "MAX_RENDER_TIME", "RENDER_POLLING_INTERVAL", "OUTPUT_DIR", "JOB_TTL",
     "WEBHOOK_SCHEDULE", "WORKER_PROCESSES", "WORKER_THREADS", "WORKER_SHUTDOWN_TIMEOUT",
     "BROKER_HEARTBEAT_TIMEOUT", "BROKER_MAINTENANCE_CHANCE", "BROKER_MAINTENANCE_INTERVAL", "METRICS_PORT",
-    "PROMETHEUS_MULTIPROC_DIR",
-    "LOG_LEVEL",
+    "PROMETHEUS_MULTIPROC_DIR", "LOG_LEVEL", "API_SERVER", "API_WORKERS", "API_THREADS", "API_ACCESS_LOG",
 )
 #: Settings that come from the Secret, per Deployment: the API gets no GPU provider key.
 SECRET_SETTINGS = {
@@ -152,6 +152,18 @@ def test_api_runs_gunicorn_on_5000_with_health_probes(rendered, overlay):
     assert ports["http"] == 5000
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_api_server_is_chosen_by_one_setting(rendered, overlay):
+    docs = rendered[overlay]
+    container = pod_spec(the_object(docs, "Deployment", "c3-render-api"))["containers"][0]
+    server = env_value(container, config_of(docs), "API_SERVER")
+    assert server in SERVERS
+    # what `c3-render api` runs with that setting, and with the other server
+    for chosen in SERVERS:
+        argv = server_argv(ServerOptions(server=chosen, bind="0.0.0.0:5000"))
+        assert argv[1:3] == ["-m", chosen] and argv[-1] == "render_api.wsgi:app"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

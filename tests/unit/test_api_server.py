@@ -1,0 +1,47 @@
+"""``c3-render api``: the server command for granian (default) and gunicorn."""
+
+import pytest
+
+from render_core.api_server import ServerOptions, server_argv, split_bind
+from render_core.cli import build_parser
+
+
+def _value(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+def test_granian_serves_the_wsgi_app_with_supervision_threads_and_graceful_stop():
+    argv = server_argv(ServerOptions(bind="127.0.0.1:5001", workers=3, threads=16, access_log=False))
+    assert argv[1:3] == ["-m", "granian"] and argv[-1] == "render_api.wsgi:app"
+    assert _value(argv, "--interface") == "wsgi"
+    assert (_value(argv, "--host"), _value(argv, "--port")) == ("127.0.0.1", "5001")
+    assert (_value(argv, "--workers"), _value(argv, "--blocking-threads")) == ("3", "16")
+    assert "--respawn-failed-workers" in argv and _value(argv, "--workers-kill-timeout") == "30"
+    assert "--no-access-log" in argv
+
+
+def test_gunicorn_keeps_its_flags_and_passes_extra_arguments():
+    argv = server_argv(ServerOptions(server="gunicorn", bind="[::]:5000", threads=4), ["--keep-alive", "5"])
+    assert argv[1:3] == ["-m", "gunicorn"] and argv[-1] == "render_api.wsgi:app"
+    assert _value(argv, "--bind") == "[::]:5000" and _value(argv, "--threads") == "4"
+    assert _value(argv, "--worker-class") == "gthread"
+    assert _value(argv, "--graceful-timeout") == "30" and _value(argv, "--access-logfile") == "-"
+    assert argv[-3:-1] == ["--keep-alive", "5"]
+
+
+def test_unknown_server_and_bad_bind_are_refused():
+    with pytest.raises(ValueError, match="unknown API server 'uwsgi'"):
+        server_argv(ServerOptions(server="uwsgi"))
+    with pytest.raises(ValueError, match="expected host:port"):
+        split_bind("localhost")
+    assert split_bind("[::1]:80") == ("::1", 80)
+
+
+def test_the_cli_reads_the_server_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("API_SERVER", "gunicorn")
+    monkeypatch.setenv("API_THREADS", "32")
+    monkeypatch.setenv("API_ACCESS_LOG", "false")
+    args, _ = build_parser().parse_known_args(["api"])
+    assert (args.server, args.threads, args.access_log) == ("gunicorn", 32, False)
+    args, _ = build_parser().parse_known_args(["api", "--server", "granian", "--access-log"])
+    assert (args.server, args.access_log) == ("granian", True)
