@@ -138,6 +138,8 @@ return redis.call('DEL', KEYS[1])
 """
 
 
+
+
 def new_job_id() -> str:
     return str(uuid.uuid4())
 

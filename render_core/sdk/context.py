@@ -20,7 +20,7 @@ class TaskContext:
       job_id: the job's id.
       task: the task name.
       node: where to run (see :class:`Node`).
-      work_dir: a private directory for the job's files, removed after the job.
+      work_dir: a private directory for the job's files, created when first used, removed after the job.
       deadline: unix time (s) by which the job must end.
       downloader: ``downloader(url, dest, should_stop) -> Path`` (size-limited, SSRF-safe).
       reporter: ``reporter(fraction, message)`` stores progress on the job.
@@ -45,7 +45,8 @@ class TaskContext:
         self.job_id = job_id
         self.task = task
         self.node = node
-        self.work_dir = work_dir
+        self._work_dir = work_dir
+        self._work_dir_made = False
         self.deadline = deadline
         self.log = logging.LoggerAdapter(logger or logging.getLogger(f"c3_render.task.{task}"), {"job_id": job_id})
         self._downloader = downloader
@@ -60,6 +61,14 @@ class TaskContext:
         self._cancel_checked_at = 0.0
         self._cancelled = False
         self._downloads = 0
+
+    @property
+    def work_dir(self) -> Path:
+        """The job's private directory (created on first use: a job that writes no file costs no directory)."""
+        if not self._work_dir_made:
+            self._work_dir.mkdir(parents=True, exist_ok=True)
+            self._work_dir_made = True
+        return self._work_dir
 
     def remaining(self) -> float:
         """Seconds left before the job's deadline (never negative)."""

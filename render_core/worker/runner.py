@@ -108,12 +108,12 @@ class Runner:
 
     def _run_and_finish(self, task: Task, job: Job, started_at: float, attempts: int) -> None:
         work_dir = self.settings.output_dir / job.id
-        work_dir.mkdir(parents=True, exist_ok=True)
         ctx = self._context(job, task.name, work_dir, job.deadline(started_at, self.settings.max_render_time))
         try:
             status, fields = self._run_task(task, ctx, job, attempts)
         finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            if work_dir.is_dir():  # made on first use (by this attempt or an earlier one)
+                shutil.rmtree(work_dir, ignore_errors=True)
         if fields.get("error"):  # shown to the client: no node address or credential in it
             log.info("job %s ends %s: %s", job.id, status, fields["error"])
             fields["error"] = public_text(fields["error"], ctx.node)

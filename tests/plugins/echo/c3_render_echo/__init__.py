@@ -49,6 +49,8 @@ def run(ctx, params):
         path = ctx.download(params["input_url"])
         message += f" ({path.stat().st_size} bytes)"
     with ctx.stage("inference"):
+        if params["seconds"]:
+            (ctx.work_dir / "working").touch()  # tests watch the work dir appear and go
         end = time.monotonic() + params["seconds"]
         while time.monotonic() < end:
             if not params["ignore_cancel"]:
