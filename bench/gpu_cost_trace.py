@@ -1,4 +1,4 @@
-"""A bursty, seeded job trace for the GPU cost simulation; all times in simulated seconds.
+"""Seeded job traces for the GPU cost simulation (bursty; steady Poisson with a daily cycle); times in simulated s.
 
 Bursts of ``burst_size`` jobs whose arrivals are ``burst_spacing`` s apart (uniform),
 separated by quiet gaps of ``gap`` s (uniform, measured from the burst's last arrival);
@@ -7,6 +7,7 @@ each job needs the GPU for ``duration`` s (uniform). The same seed gives the sam
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -55,3 +56,38 @@ def describe(jobs: list[TraceJob]) -> str:
     span = jobs[-1].arrival if jobs else 0.0
     return (f"{len(jobs)} jobs in {bursts} bursts over {span:.0f} s (last arrival); "
             f"GPU work {work:.0f} s, mean job {work / max(1, len(jobs)):.1f} s")
+
+
+@dataclass(frozen=True)
+class DailyShape:
+    """A steady Poisson stream whose rate follows a daily cycle compressed into ``span`` s.
+
+    rate(t) = ``mean_rate`` * (1 - ``swing`` * cos(2 pi t / span)): quiet at the start and the
+    end (night), busiest in the middle (day); jobs per second.
+    """
+
+    span: float = 5400.0
+    mean_rate: float = 1 / 75
+    swing: float = 0.8
+    duration: tuple[float, float] = (20.0, 120.0)
+
+
+def daily_poisson_trace(seed: int, shape: DailyShape = DailyShape()) -> list[TraceJob]:
+    """Arrivals of a non-homogeneous Poisson process (thinning); ``burst`` is the hour of the day."""
+    rng = random.Random(seed)
+    peak = shape.mean_rate * (1 + shape.swing)
+    jobs: list[TraceJob] = []
+    t = 0.0
+    while True:
+        t += rng.expovariate(peak)
+        if t > shape.span:
+            return jobs
+        rate = shape.mean_rate * (1 - shape.swing * math.cos(2 * math.pi * t / shape.span))
+        if rng.random() <= rate / peak:
+            jobs.append(TraceJob(id=f"job-{len(jobs):03d}", arrival=round(t, 3),
+                                 duration=round(rng.uniform(*shape.duration), 3),
+                                 burst=int(24 * t / shape.span)))
+
+
+TRACES = {"bursty": lambda seed, span: bursty_trace(seed, TraceShape(span=span)),
+          "daily": lambda seed, span: daily_poisson_trace(seed, DailyShape(span=span))}

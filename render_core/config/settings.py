@@ -215,8 +215,15 @@ class Settings:
                                secret=True)
 
     # ---- GPU pool
-    gpu_idle_timeout: float = env("GPU_IDLE_TIMEOUT", 300.0, "keep the warm idle instance this long after "
-                                                             "its last job", unit="s", check=at_least(0))
+    gpu_idle_timeout: float = env("GPU_IDLE_TIMEOUT", 300.0, "keep the warm idle instance at most this long "
+                                                             "after its last job (GPU_IDLE_POLICY=fixed: "
+                                                             "exactly this long)", unit="s", check=at_least(0))
+    gpu_idle_policy: str = env("GPU_IDLE_POLICY", "adaptive", "adaptive: learn the idle limit from the "
+                                                              "demand (break-even, at most GPU_IDLE_TIMEOUT) and "
+                                                              "wait for a busy node only when it frees before a "
+                                                              "launch would be ready; fixed: GPU_IDLE_TIMEOUT and "
+                                                              "the pre-launch waits as set",
+                               choices=("adaptive", "fixed"))
     pre_launch_timeout: float = env("PRE_LAUNCH_TIMEOUT", 15.0, "wait this long for a busy instance before "
                                                                 "launching one", unit="s", check=at_least(0))
     pre_launch_timeout_max: float = env("PRE_LAUNCH_TIMEOUT_MAX", 30.0, "the same wait for jobs with more "

@@ -1,12 +1,15 @@
 """The pool monitor: one leader among all worker processes keeps the pool honest.
 
 Every ``interval`` seconds the leader health-checks every instance (``tries``
-attempts ``retry_delay`` s apart), stops instances idle longer than
-``idle_timeout`` (``surplus_idle_timeout`` beyond the ``warm_instances`` most recently
-used of a type) or past their lifetime, reclaims leases whose holder stopped
+attempts ``retry_delay`` s apart), stops instances idle longer than their idle
+limit or past their lifetime, reclaims leases whose holder stopped
 renewing, and reconciles the pool with the provider's own list: an instance the
 provider runs but the pool does not know is adopted (or stopped), never left
-billing. Leadership is a Redis key with an expiry that the leader renews; when
+billing. The idle limit of the ``warm_instances`` most recently used idle instances of a
+type is, with ``adaptive``, the break-even limit fitted to the type's observed gaps
+between jobs (render_core.gpu.idle_policy), at most ``idle_timeout`` (GPU_IDLE_TIMEOUT);
+without, ``idle_timeout`` itself. Other idle instances get at most ``surplus_idle_timeout``.
+Leadership is a Redis key with an expiry that the leader renews; when
 the leader dies another process takes over within ``3 * interval`` seconds.
 """
 
@@ -26,6 +29,7 @@ from render_core.config.settings import Settings
 from render_core.obs import metrics
 
 from .health import wait_healthy
+from .idle_policy import break_even_idle_timeout
 from .pool import PREFIX, RESERVATION, GpuPool
 from .providers.base import Instance
 from .states import STATES
@@ -50,7 +54,9 @@ class MonitorPolicy:
     """Times in seconds; ``reconcile_every``: passes between reconciles (the first pass always does);
     ``young_grace``: a new instance the provider does not list yet is not forgotten before this age;
     ``warm_instances`` idle instances per workload are kept for ``idle_timeout``, the others only
-    for ``surplus_idle_timeout``. Defaults are the settings' defaults (:meth:`from_settings`)."""
+    for ``surplus_idle_timeout``; ``adaptive``: the warm limit is learned, ``idle_timeout`` its ceiling
+    (off unless set: :meth:`from_settings` sets it from GPU_IDLE_POLICY). Other defaults are the
+    settings' defaults."""
 
     interval: float = _DEFAULTS.monitor_interval
     idle_timeout: float = _DEFAULTS.gpu_idle_timeout
@@ -63,14 +69,16 @@ class MonitorPolicy:
     young_grace: float = 120.0
     warm_instances: int = _DEFAULTS.gpu_warm_instances
     surplus_idle_timeout: float = _DEFAULTS.gpu_surplus_idle_timeout
+    adaptive: bool = False
 
     @classmethod
     def from_settings(cls, s: Settings) -> "MonitorPolicy":
         """The policy of MONITOR_INTERVAL, GPU_IDLE_TIMEOUT, GPU_MAX_LIFETIME, GPU_REFRESH_MARGIN,
-        HEALTH_TRIES, HEALTH_RETRY_DELAY, GPU_WARM_INSTANCES and GPU_SURPLUS_IDLE_TIMEOUT."""
+        HEALTH_TRIES, HEALTH_RETRY_DELAY, GPU_WARM_INSTANCES, GPU_SURPLUS_IDLE_TIMEOUT and GPU_IDLE_POLICY."""
         return cls(interval=s.monitor_interval, idle_timeout=s.gpu_idle_timeout, lifetime=s.gpu_max_lifetime,
                    refresh_margin=s.gpu_refresh_margin, tries=s.health_tries, retry_delay=s.health_retry_delay,
-                   warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout)
+                   warm_instances=s.gpu_warm_instances, surplus_idle_timeout=s.gpu_surplus_idle_timeout,
+                   adaptive=s.gpu_idle_policy == "adaptive")
 
 
 class Monitor:
@@ -129,11 +137,20 @@ class Monitor:
         now = self.pool.clock()
         records = self.pool.instances()
         warm = self._warm_ids(records)
+        limits = {workload: self.idle_limit(workload) for workload in {r["workload"] for r in records}}
         for record in records:
-            self._check(record, now, warm)
+            self._check(record, now, warm, limits.get(record["workload"]))
         if reconcile:
             self.reconcile()
         self.publish_gauges()
+
+    def idle_limit(self, workload: str) -> float:
+        """Seconds the warm idle instances of ``workload`` are kept (see the module doc)."""
+        if not self.policy.adaptive:
+            return self.policy.idle_timeout
+        gaps = self.pool.demand.series(workload, "gaps")
+        return break_even_idle_timeout(gaps, self.pool.launch_estimate(workload), floor=self.policy.interval,
+                                       ceiling=self.policy.idle_timeout)
 
     def _warm_ids(self, records: list[dict]) -> set[str]:
         """Per workload, the ``warm_instances`` most recently used idle instances (kept for idle_timeout)."""
@@ -147,7 +164,7 @@ class Monitor:
             warm.update(r["id"] for r in idle[:self.policy.warm_instances])
         return warm
 
-    def _check(self, record: dict, now: float, warm: set[str] = frozenset()) -> None:
+    def _check(self, record: dict, now: float, warm: set[str] = frozenset(), warm_limit: float | None = None) -> None:
         instance_id, state = record["id"], record["state"]
         if state == "launching":
             if now - float(record.get("launched_at") or now) > self.policy.launch_stale_after:
@@ -172,7 +189,8 @@ class Monitor:
             return
         if state == "idle":
             idle_for = now - float(record.get("idle_since") or now)
-            limit = self.policy.idle_timeout if instance_id in warm else self.policy.surplus_idle_timeout
+            warm_limit = self.policy.idle_timeout if warm_limit is None else warm_limit
+            limit = warm_limit if instance_id in warm else min(warm_limit, self.policy.surplus_idle_timeout)
             if idle_for > limit and self.pool.drain(instance_id):
                 self.pool.stop(instance_id, reason=f"idle for {idle_for:.0f} s")
             elif self._too_old(record, now) and self.pool.drain(instance_id):

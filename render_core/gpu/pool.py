@@ -3,7 +3,7 @@
 Keys (prefix ``c3render:gpu:``):
   ``inst:<id>``        hash: id, workload, provider, state, node (JSON: base_url, urls and
                        instance_id, public parts only), launched_at, expires_at, idle_since,
-                       holder, lease_expiry
+                       holder, lease_expiry, leased_at
   ``type:<workload>``  set of instance ids
   ``waiters:<workload>`` sorted set of acquirers waiting now (score: expiry, unix s)
   ``failed:<id>``      set for ``failed_cooldown`` s after an instance was given back broken
@@ -35,8 +35,10 @@ from render_core.obs import metrics
 from render_core.sdk.node import Node
 
 from .health import wait_healthy
+from .demand import DemandStats
 from .providers.base import Instance, LaunchError, Provider
 from .states import STATES
+from .wait_policy import expected_remaining, expected_wait
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +49,12 @@ PREFIX = "c3render:gpu:"
 #: Id prefix of the placeholder that holds a launch slot while the provider call runs.
 RESERVATION = "launch-"
 
-#: Take the first idle instance of a type. KEYS[1] type set; ARGV prefix, holder, lease_expiry.
+#: Take the first idle instance of a type. KEYS[1] type set; ARGV prefix, holder, lease_expiry, now.
 _TAKE_IDLE = """
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local key = ARGV[1] .. 'inst:' .. id
   if redis.call('HGET', key, 'state') == 'idle' then
-    redis.call('HSET', key, 'state', 'busy', 'holder', ARGV[2], 'lease_expiry', ARGV[3])
+    redis.call('HSET', key, 'state', 'busy', 'holder', ARGV[2], 'lease_expiry', ARGV[3], 'leased_at', ARGV[4])
     return id
   end
 end
@@ -118,6 +120,10 @@ class PoolPolicy:
       ready_poll: seconds between those health checks.
       failed_cooldown: a node given back broken is handed out again only when no other is
         free, for this long.
+      adaptive: learn from the workload's demand (render_core.gpu.demand): wait past the
+        pre-launch wait for a busy node expected to free before a launch would be ready, when
+        the job's deadline allows (render_core.gpu.wait_policy).
+      launch_estimate: seconds a launch is assumed to take until launches have been observed.
     """
 
     lease_ttl: float = _DEFAULTS.lease_ttl
@@ -131,15 +137,18 @@ class PoolPolicy:
     ready_timeout: float = _DEFAULTS.gpu_ready_timeout
     ready_poll: float = _DEFAULTS.health_retry_delay
     failed_cooldown: float = 120.0
+    adaptive: bool = False
+    launch_estimate: float = 60.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> "PoolPolicy":
         """The policy of LEASE_TTL, PRE_LAUNCH_TIMEOUT(_MAX), GPU_MAX_INSTANCES, GPU_LAUNCH_BACKLOG,
-        GPU_MAX_LIFETIME, GPU_READY_TIMEOUT and HEALTH_RETRY_DELAY."""
+        GPU_MAX_LIFETIME, GPU_READY_TIMEOUT, HEALTH_RETRY_DELAY and GPU_IDLE_POLICY."""
         return cls(lease_ttl=s.lease_ttl, pre_launch_wait=s.pre_launch_timeout,
                    pre_launch_wait_max=s.pre_launch_timeout_max, max_instances=s.gpu_max_instances,
                    backlog_per_launch=s.gpu_launch_backlog, lifetime=s.gpu_max_lifetime,
-                   ready_timeout=s.gpu_ready_timeout, ready_poll=s.health_retry_delay)
+                   ready_timeout=s.gpu_ready_timeout, ready_poll=s.health_retry_delay,
+                   adaptive=s.gpu_idle_policy == "adaptive")
 
 
 def _node_to_json(node: Node) -> str:
@@ -167,6 +176,7 @@ class GpuPool:
         self._take_idle = client.register_script(_TAKE_IDLE)
         self._reserve = client.register_script(_RESERVE_LAUNCH)
         self._move = client.register_script(_MOVE)
+        self.demand = DemandStats(client)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -214,6 +224,8 @@ class GpuPool:
         """
         waiters = f"{PREFIX}waiters:{workload}"
         busy_seen_at: float | None = None
+        if self.policy.adaptive:
+            self.demand.requested(workload, self.clock())
         slack = deadline - self.clock()
         patience = self.policy.pre_launch_wait_max if slack > self.policy.patient_slack else \
             self.policy.pre_launch_wait
@@ -221,7 +233,7 @@ class GpuPool:
             while True:
                 now = self.clock()
                 taken = self._take_idle(keys=[f"{PREFIX}type:{workload}"],
-                                        args=[PREFIX, holder, now + self.policy.lease_ttl])
+                                        args=[PREFIX, holder, now + self.policy.lease_ttl, now])
                 if taken:
                     instance_id = taken.decode()
                     return instance_id, self.node_of(self.instance(instance_id))
@@ -234,12 +246,35 @@ class GpuPool:
                 else:
                     busy_seen_at = None
                 waiting_for_busy = busy_seen_at is not None and now - busy_seen_at < patience
+                if not waiting_for_busy and self.policy.adaptive and counts["busy"]:
+                    waiting_for_busy = self._frees_before_a_launch(workload, now, deadline)
                 reservation = None if waiting_for_busy else self._reserve_launch(workload, holder, now, queued())
                 if reservation:
                     return self._launch(workload, holder, reservation)
                 self.sleep(self.policy.poll)
         finally:
             self.client.zrem(waiters, holder)
+
+    def launch_estimate(self, workload: str) -> float:
+        """Seconds a launch of ``workload`` takes: the mean of the recent ones, else the policy's guess."""
+        launches = self.demand.series(workload, "launches")[:20]
+        return sum(launches) / len(launches) if launches else self.policy.launch_estimate
+
+    def _frees_before_a_launch(self, workload: str, now: float, deadline: float) -> bool:
+        """True when a busy (or launching) node is expected to serve this waiter before a new
+        launch could, and the job would still end before ``deadline`` (s, unix)."""
+        holds = self.demand.series(workload, "holds")
+        launch = self.launch_estimate(workload)
+        remaining: list[float | None] = []
+        for record in self.instances(workload):
+            if record["state"] == "busy" and record.get("leased_at"):
+                remaining.append(expected_remaining(holds, now - float(record["leased_at"])))
+            elif record["state"] == "launching":
+                remaining.append(max(0.0, launch - (now - float(record.get("launched_at") or now))))
+        rank = max(1, self.client.zcount(f"{PREFIX}waiters:{workload}", now, "+inf"))
+        wait = expected_wait(remaining, rank)
+        typical_hold = sum(holds) / len(holds) if holds else 0.0
+        return wait is not None and wait < launch and now + wait + typical_hold <= deadline
 
     def _reserve_launch(self, workload: str, holder: str, now: float, queued: int) -> str | None:
         reservation = f"{RESERVATION}{uuid.uuid4()}"
@@ -276,8 +311,9 @@ class GpuPool:
             raise LeaseUnavailable(f"the launched {workload} GPU node never answered its health check "
                                    f"within {self.policy.ready_timeout:.0f} s")
         if not self._move_state(instance.id, ["launching"], "busy", holder=holder,
-                                lease_expiry=self.clock() + self.policy.lease_ttl):
+                                lease_expiry=self.clock() + self.policy.lease_ttl, leased_at=self.clock()):
             raise LeaseUnavailable(f"the launched {workload} GPU node was stopped while it started")
+        self.demand.launched(workload, self.clock() - started)
         log.info("launched %s instance %s in %.1f s", workload, instance.id, self.clock() - started)
         return instance.id, instance.node
 
@@ -344,6 +380,9 @@ class GpuPool:
         record = self.instance(instance_id)
         if not record or record.get("holder") != holder:
             return
+        now = self.clock()
+        held = now - float(record["leased_at"]) if record.get("leased_at") else None
+        self.demand.released(record["workload"], now, held)
         if healthy and self._move_state(instance_id, ["busy"], "idle", holder="", lease_expiry="",
                                         idle_since=self.clock()):
             return
