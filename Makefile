@@ -13,7 +13,7 @@ space := $(empty) $(empty)
 #: entry-point names of the built-in plugins (the directory names under plugins/)
 BUILTIN_PLUGINS := $(subst $(space),$(comma),$(notdir $(patsubst %/setup.cfg,%,$(PLUGINS))))
 
-.PHONY: install dev test unit integration bench bench-api settings-table clean
+.PHONY: install dev test unit integration bench bench-api bench-dispatch bench-drain bench-gpu bench-engines settings-table clean
 
 install: $(STAMP)
 
@@ -36,11 +36,25 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
+# The performance table (API, dispatch, drain, GPU cost) beside the replaced service; ~25 min.
+bench: $(STAMP)
+	$(PY) bench/report.py
+
 bench-api: $(STAMP)
 	$(PY) bench/bench_api.py
 
-bench: $(STAMP)
-	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
+bench-dispatch: $(STAMP)
+	$(PY) bench/bench_dispatch.py
+
+bench-drain: $(STAMP)
+	$(PY) bench/bench_drain.py
+
+bench-gpu: $(STAMP)
+	$(PY) bench/bench_gpu_cost.py
+
+# The local engines of the plugins (TTS, STT, portrait, analysis).
+bench-engines: $(STAMP)
+	for f in bench/bench_tts.py bench/bench_stt.py bench/bench_portrait.py bench/bench_analyze.py; do $(PY) $$f || exit 1; done
 
 # The README's configuration table, from the declarations of the core and the built-in plugins.
 settings-table: $(STAMP)

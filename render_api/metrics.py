@@ -33,7 +33,15 @@ def status_label(status) -> str:
 
 
 class RequestMetrics:
-    """Falcon middleware: counts and times every request; the label is the route template."""
+    """Falcon middleware: counts and times every request; the label is the route template.
+
+    The labelled series are looked up once per (route, method, status) and kept: the lookup
+    costs more than the increment on the request path.
+    """
+
+    def __init__(self):
+        self._counters: dict[tuple, object] = {}
+        self._timers: dict[tuple, object] = {}
 
     def process_request(self, req, resp):
         req.context.started = time.perf_counter()
@@ -42,8 +50,15 @@ class RequestMetrics:
         route = req.uri_template or UNMATCHED
         method = method_label(req.method)
         elapsed = time.perf_counter() - getattr(req.context, "started", time.perf_counter())
-        metrics.http_requests.labels(route, method, status_label(resp.status)).inc()
-        metrics.http_request_seconds.labels(route, method).observe(elapsed)
+        key = (route, method, status_label(resp.status))
+        counter = self._counters.get(key)
+        if counter is None:  # label values come from fixed sets: the cache stays small
+            counter = self._counters[key] = metrics.http_requests.labels(*key)
+        timer = self._timers.get(key[:2])
+        if timer is None:
+            timer = self._timers[key[:2]] = metrics.http_request_seconds.labels(route, method)
+        counter.inc()
+        timer.observe(elapsed)
 
 
 class MetricsResource:

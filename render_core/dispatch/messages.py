@@ -8,6 +8,8 @@ Both sides build messages here, so the names exist once.
 
 from __future__ import annotations
 
+import uuid
+
 from dramatiq import Message
 
 RUN_JOB = "run_job"
@@ -26,4 +28,7 @@ def webhook_message(job_id: str, attempt: int) -> Message:
 
 
 def _message(queue_name: str, actor_name: str, args: tuple) -> Message:
-    return Message(queue_name=queue_name, actor_name=actor_name, args=args, kwargs={}, options={})
+    """A new message; its Redis id (unique per enqueue: a re-sent copy gets a fresh one) is its id."""
+    message_id = str(uuid.uuid4())
+    return Message(queue_name=queue_name, actor_name=actor_name, args=args, kwargs={},
+                   options={"redis_message_id": message_id}, message_id=message_id)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 #: Gap samples needed before the fit replaces the plain break-even rule.
 MIN_SAMPLES = 8
+#: The fit uses this many of the newest gaps, so it follows the demand through the day.
+RECENT_GAPS = 30
 #: A relaunch costs its billed launch time plus the same time of delay to a job.
 MISS_FACTOR = 2.0
 

@@ -29,7 +29,7 @@ from render_core.config.settings import Settings
 from render_core.obs import metrics
 
 from .health import wait_healthy
-from .idle_policy import break_even_idle_timeout
+from .idle_policy import RECENT_GAPS, break_even_idle_timeout
 from .pool import PREFIX, RESERVATION, GpuPool
 from .providers.base import Instance
 from .states import STATES
@@ -148,7 +148,7 @@ class Monitor:
         """Seconds the warm idle instances of ``workload`` are kept (see the module doc)."""
         if not self.policy.adaptive:
             return self.policy.idle_timeout
-        gaps = self.pool.demand.series(workload, "gaps")
+        gaps = self.pool.demand.series(workload, "gaps")[:RECENT_GAPS]
         return break_even_idle_timeout(gaps, self.pool.launch_estimate(workload), floor=self.policy.interval,
                                        ceiling=self.policy.idle_timeout)
 

@@ -34,8 +34,8 @@ from render_core.net.http import public_url
 from render_core.obs import metrics
 from render_core.sdk.node import Node
 
-from .health import wait_healthy
 from .demand import DemandStats
+from .health import wait_healthy
 from .providers.base import Instance, LaunchError, Provider
 from .states import STATES
 from .wait_policy import expected_remaining, expected_wait
