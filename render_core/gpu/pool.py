@@ -38,6 +38,7 @@ from .demand import DemandStats
 from .health import wait_healthy
 from .providers.base import Instance, LaunchError, Provider
 from .states import STATES
+from .wait_policy import MIN_SAMPLES as HOLD_SAMPLES
 from .wait_policy import expected_remaining, expected_wait
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,10 @@ class PoolPolicy:
       ready_poll: seconds between those health checks.
       failed_cooldown: a node given back broken is handed out again only when no other is
         free, for this long.
-      adaptive: learn from the workload's demand (render_core.gpu.demand): wait past the
-        pre-launch wait for a busy node expected to free before a launch would be ready, when
-        the job's deadline allows (render_core.gpu.wait_policy).
+      adaptive: learn from the workload's demand (render_core.gpu.demand): once hold times
+        are known, wait for a busy node only while one is expected to free before a launch
+        would be ready and the job's deadline allows it, else launch at once; the pre-launch
+        wait applies until then (render_core.gpu.wait_policy).
       launch_estimate: seconds a launch is assumed to take until launches have been observed.
     """
 
@@ -246,8 +248,10 @@ class GpuPool:
                 else:
                     busy_seen_at = None
                 waiting_for_busy = busy_seen_at is not None and now - busy_seen_at < patience
-                if not waiting_for_busy and self.policy.adaptive and counts["busy"]:
-                    waiting_for_busy = self._frees_before_a_launch(workload, now, deadline)
+                if self.policy.adaptive and counts["busy"]:
+                    verdict = self._frees_before_a_launch(workload, now, deadline)
+                    if verdict is not None:  # the history tells: wait for that node, or launch now
+                        waiting_for_busy = verdict
                 reservation = None if waiting_for_busy else self._reserve_launch(workload, holder, now, queued())
                 if reservation:
                     return self._launch(workload, holder, reservation)
@@ -260,9 +264,10 @@ class GpuPool:
         launches = self.demand.series(workload, "launches")[:20]
         return sum(launches) / len(launches) if launches else self.policy.launch_estimate
 
-    def _frees_before_a_launch(self, workload: str, now: float, deadline: float) -> bool:
+    def _frees_before_a_launch(self, workload: str, now: float, deadline: float) -> bool | None:
         """True when a busy (or launching) node is expected to serve this waiter before a new
-        launch could, and the job would still end before ``deadline`` (s, unix)."""
+        launch could, and the job would still end before ``deadline`` (s, unix); False when
+        none is; None when the history is too short to tell."""
         holds = self.demand.series(workload, "holds")
         launch = self.launch_estimate(workload)
         remaining: list[float | None] = []
@@ -272,8 +277,10 @@ class GpuPool:
             elif record["state"] == "launching":
                 remaining.append(max(0.0, launch - (now - float(record.get("launched_at") or now))))
         rank = max(1, self.client.zcount(f"{PREFIX}waiters:{workload}", now, "+inf"))
+        if len(holds) < HOLD_SAMPLES:
+            return None
         wait = expected_wait(remaining, rank)
-        typical_hold = sum(holds) / len(holds) if holds else 0.0
+        typical_hold = sum(holds) / len(holds)
         return wait is not None and wait < launch and now + wait + typical_hold <= deadline
 
     def _reserve_launch(self, workload: str, holder: str, now: float, queued: int) -> str | None:

@@ -162,3 +162,16 @@ def test_a_job_without_slack_or_learning_launches(setup):
 
 def test_without_learning_the_pre_launch_wait_decides(setup):
     assert _waits_or_launches(setup, adaptive=False, deadline_in=3600) == 1
+
+
+def test_a_job_launches_at_once_when_no_busy_node_frees_before_a_launch(setup):
+    clock, provider, build = setup
+    pool, _ = build(adaptive=True, pre_launch_wait=30.0)
+    for n in range(6):  # history: jobs hold a node for 300 s
+        _job(pool, clock, f"job-{n}", hold=300, gap_after=1)
+    pool.acquire(WORKLOAD, "busy-job", deadline=clock() + 3600)
+    clock.now += 10
+    launches, asked_at = provider.launches, clock()
+    pool.acquire(WORKLOAD, "newcomer", deadline=clock() + 3600)
+    assert provider.launches == launches + 1
+    assert clock() - asked_at < 60.0 + 5.0  # the launch itself, not the 30 s pre-launch wait first
