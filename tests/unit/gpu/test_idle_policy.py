@@ -9,8 +9,8 @@ LAUNCH = 60.0
 
 
 def test_without_history_an_idle_node_is_kept_as_long_as_a_miss_costs():
-    assert break_even_idle_timeout([], LAUNCH, floor=15, ceiling=300) == miss_cost(LAUNCH) == 120
-    assert break_even_idle_timeout([5.0] * (MIN_SAMPLES - 1), LAUNCH, floor=15, ceiling=300) == 120
+    assert break_even_idle_timeout([], LAUNCH, floor=15, ceiling=300) == miss_cost(LAUNCH) == 180
+    assert break_even_idle_timeout([5.0] * (MIN_SAMPLES - 1), LAUNCH, floor=15, ceiling=300) == 180
 
 
 def test_gaps_longer_than_a_relaunch_stop_the_node_at_once():
@@ -33,11 +33,11 @@ def test_gpu_idle_timeout_stays_the_upper_bound():
     assert break_even_idle_timeout([], LAUNCH, floor=15, ceiling=0) == 0
 
 
-@pytest.mark.parametrize("launch", [20.0, 60.0, 180.0])
+@pytest.mark.parametrize("launch", [20.0, 30.0, 60.0, 180.0])
 def test_a_slower_launch_keeps_nodes_longer(launch):
-    gaps = [100.0] * 10
+    gaps = [150.0] * 10  # keep through them when stopping (15 s, then a miss) costs more
     limit = break_even_idle_timeout(gaps, launch, floor=15, ceiling=300)
-    assert (limit >= 100) == (2 * launch > 100)
+    assert (limit >= 150) == (15 + miss_cost(launch) > 150)
 
 
 def test_expected_remaining_time_of_a_lease_given_its_age():
