@@ -180,7 +180,7 @@ class Monitor:
         if state == "busy" and _expired(record, now):
             log.warning("reclaiming the lease on %s: holder %s stopped renewing", instance_id, record.get("holder"))
             self.pool.reclaim(instance_id)
-            state = "idle"
+            state, record = "idle", {**record, "idle_since": now}
         if not self._healthy(instance_id):
             if state == "idle" and self.pool.drain(instance_id):
                 self.pool.stop(instance_id, reason="failed its health checks")

@@ -92,6 +92,10 @@ class JobIndex:
             pipe.zremrangebyscore(key, "-inf", f"({created - self.ttl!r}")
             pipe.expire(key, self.ttl)
 
+    def keys_for(self, owner: str) -> list[str]:
+        """The index keys a job of ``owner`` is added to."""
+        return list(self._keys_of(owner))
+
     def remove(self, job_id: str, owner: str, pipe=None) -> None:
         """Drop ``job_id`` from its indexes (on removal of the job)."""
         target = pipe if pipe is not None else self.client

@@ -1,8 +1,8 @@
 """Submitting and finishing jobs: a record change and the message it implies, written together.
 
 ``submit`` stores a queued job, its index entries (the owner's list, the open jobs) and its
-``run_job`` message in one MULTI/EXEC; ``submit_once`` does the same at most once per
-idempotency key; ``finish`` moves a job to a terminal status and writes its webhook to the
+``run_job`` message in one script call (one round trip, see :mod:`.submission`);
+``submit_once`` does the same at most once per idempotency key (a WATCH and a MULTI/EXEC); ``finish`` moves a job to a terminal status and writes its webhook to the
 outbox in one script (see :mod:`render_core.jobs.store`); ``requeue`` puts a running job back
 to ``queued`` with a new ``run_job`` message, also in one script; ``return_to_queue`` does the
 same for a job a stopping worker gives back.
@@ -11,9 +11,8 @@ same for a job a stopping worker gives back.
 from __future__ import annotations
 
 import redis
-from dramatiq.brokers.redis import RedisBroker
 
-from render_core.dispatch.broker import enqueue_in_pipeline, redis_id, with_redis_id
+from render_core.dispatch.broker import WakingRedisBroker, enqueue_in_pipeline, redis_id, with_redis_id
 from render_core.dispatch.messages import run_job_message
 from render_core.obs import metrics
 from render_core.sdk.task import Task
@@ -22,8 +21,9 @@ from . import status as st
 from .idempotency import TTL as IDEMPOTENCY_TTL
 from .idempotency import Claim
 from .index import JobIndex
-from .keys import job_key
-from .store import JobStore
+from .keys import OPEN_JOBS, job_key
+from .store import JobStore, encode_fields
+from .submission import SubmitScript
 
 
 class JobLifecycle:
@@ -37,17 +37,24 @@ class JobLifecycle:
     #: request wrote the key, so the next read finds it).
     WATCH_RETRIES = 5
 
-    def __init__(self, store: JobStore, broker: RedisBroker, index: JobIndex | None = None):
+    def __init__(self, store: JobStore, broker: WakingRedisBroker, index: JobIndex | None = None):
         self.store = store
         self.broker = broker
         self.index = index or JobIndex(store.client, store.ttl)
+        self._submit = SubmitScript(store.client)
 
     def submit(self, task: Task, params: dict, *, owner: str = "") -> dict:
-        """Store a queued job and its ``run_job`` message in one MULTI/EXEC; returns the record."""
+        """Store a queued job (naming its message), its index entries and its ``run_job`` message
+        in one script call; returns the record."""
         record = self.store.new_record(task.name, params, owner=owner, queue=task.queue)
-        with self.store.client.pipeline(transaction=True) as pipe:
-            self._queue_submission(pipe, task, record)
-            pipe.execute()
+        message, message_keys, message_args = self.broker.prepare(run_job_message(task.queue, record["id"]))
+        record["message_id"] = redis_id(message)
+        self._submit(  # not retried: a repeat after a lost answer would queue a second message
+            record_key=job_key(record["id"]), fields=encode_fields(record), ttl=self.store.ttl,
+            job_id=record["id"], created_at=record["created_at"], open_key=OPEN_JOBS,
+            complete_by=record["complete_by"], index_keys=self.index.keys_for(owner), index_ttl=self.index.ttl,
+            message_keys=message_keys, message_args=message_args)
+        self.broker.emit_after("enqueue", message, None)
         metrics.jobs_submitted.labels(task.name).inc()
         return record
 
