@@ -213,8 +213,9 @@ def test_instance_slower_to_start_than_a_lease_is_not_reclaimed(cluster_factory)
 
 
 def test_surplus_idle_instances_stop_before_the_warm_one(cluster_factory):
+    # fixed idle policy: with launches this fast (0.5 s) the learned limit would stop both at once
     cluster = cluster_factory(GPU_SURPLUS_IDLE_TIMEOUT=1, GPU_IDLE_TIMEOUT=300, PRE_LAUNCH_TIMEOUT=0,
-                              PRE_LAUNCH_TIMEOUT_MAX=0, GPU_LAUNCH_BACKLOG=1)
+                              PRE_LAUNCH_TIMEOUT_MAX=0, GPU_LAUNCH_BACKLOG=1, GPU_IDLE_POLICY="fixed")
     cluster.start_worker()
     jobs = [cluster.submit(seconds=2), cluster.submit(seconds=2)]
     assert [cluster.wait(job_id).status for job_id in jobs] == ["success", "success"]
