@@ -21,7 +21,8 @@ def test_granian_serves_the_wsgi_app_with_supervision_threads_and_graceful_stop(
 
 
 def test_gunicorn_keeps_its_flags_and_passes_extra_arguments():
-    argv = server_argv(ServerOptions(server="gunicorn", bind="[::]:5000", threads=4), ["--keep-alive", "5"])
+    argv = server_argv(ServerOptions(server="gunicorn", bind="[::]:5000", threads=4, access_log=True),
+                       ["--keep-alive", "5"])
     assert argv[1:3] == ["-m", "gunicorn"] and argv[-1] == "render_api.wsgi:app"
     assert _value(argv, "--bind") == "[::]:5000" and _value(argv, "--threads") == "4"
     assert _value(argv, "--worker-class") == "gthread"
@@ -40,8 +41,10 @@ def test_unknown_server_and_bad_bind_are_refused():
 def test_the_cli_reads_the_server_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("API_SERVER", "gunicorn")
     monkeypatch.setenv("API_THREADS", "32")
-    monkeypatch.setenv("API_ACCESS_LOG", "false")
+    monkeypatch.setenv("API_ACCESS_LOG", "true")
     args, _ = build_parser().parse_known_args(["api"])
-    assert (args.server, args.threads, args.access_log) == ("gunicorn", 32, False)
-    args, _ = build_parser().parse_known_args(["api", "--server", "granian", "--access-log"])
-    assert (args.server, args.access_log) == ("granian", True)
+    assert (args.server, args.threads, args.access_log) == ("gunicorn", 32, True)
+    monkeypatch.delenv("API_ACCESS_LOG")
+    assert build_parser().parse_known_args(["api"])[0].access_log is False
+    args, _ = build_parser().parse_known_args(["api", "--server", "granian", "--no-access-log"])
+    assert (args.server, args.access_log) == ("granian", False)
