@@ -3,7 +3,7 @@
 import pytest
 
 from render_core.api_server import ServerOptions, server_argv, split_bind
-from render_core.cli import build_parser
+from render_core import cli
 
 
 def _value(argv: list[str], flag: str) -> str:
@@ -38,13 +38,25 @@ def test_unknown_server_and_bad_bind_are_refused():
     assert split_bind("[::1]:80") == ("::1", 80)
 
 
-def test_the_cli_reads_the_server_settings_from_the_environment(monkeypatch):
+def _served(monkeypatch, argv: list[str]) -> list[str]:
+    """The command ``c3-render api ...`` would exec (the exec is caught)."""
+    calls = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, args: calls.append(args))
+    assert cli.main(argv) == 0
+    return calls[0]
+
+
+def test_the_cli_takes_the_server_settings_from_the_environment_and_flags_win(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     monkeypatch.setenv("API_SERVER", "gunicorn")
     monkeypatch.setenv("API_THREADS", "32")
     monkeypatch.setenv("API_ACCESS_LOG", "true")
-    args, _ = build_parser().parse_known_args(["api"])
-    assert (args.server, args.threads, args.access_log) == ("gunicorn", 32, True)
+    argv = _served(monkeypatch, ["api"])
+    assert argv[1:3] == ["-m", "gunicorn"] and _value(argv, "--threads") == "32" and "--access-logfile" in argv
+    argv = _served(monkeypatch, ["api", "--server", "granian", "--no-access-log", "--threads", "8"])
+    assert argv[1:3] == ["-m", "granian"] and _value(argv, "--blocking-threads") == "8"
+    assert "--no-access-log" in argv
+    monkeypatch.delenv("API_SERVER")
     monkeypatch.delenv("API_ACCESS_LOG")
-    assert build_parser().parse_known_args(["api"])[0].access_log is False
-    args, _ = build_parser().parse_known_args(["api", "--server", "granian", "--no-access-log"])
-    assert (args.server, args.access_log) == ("granian", False)
+    argv = _served(monkeypatch, ["api"])
+    assert argv[1:3] == ["-m", "granian"] and "--no-access-log" in argv  # the defaults
