@@ -131,7 +131,8 @@ class JobWaits:
                     elif message and message.get("type") == "message":
                         data = message["data"]
                         self._notify(data.decode() if isinstance(data, bytes) else str(data))
-            except (redis.RedisError, OSError, ValueError) as exc:  # ValueError: a socket closed under us
+            # ValueError (TypeError with the hiredis parser): a socket closed under us
+            except (redis.RedisError, OSError, ValueError, TypeError) as exc:
                 log.warning("job notifications interrupted (%s); reconnecting in %.0f s", exc, RECONNECT_DELAY)
                 self._subscribed.clear()
             finally:

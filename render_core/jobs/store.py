@@ -31,7 +31,7 @@ from typing import Any
 import redis
 from dramatiq import Message
 
-from render_core.dispatch.broker import messages_key, queue_key, redis_id, with_redis_id
+from render_core.dispatch.broker import messages_key, queue_key, redis_id, wake_channel_of, with_redis_id
 from render_core.dispatch.messages import WEBHOOK_QUEUE, webhook_message
 from render_core.net.redis_retry import NO_RETRY, RedisRetry
 
@@ -64,7 +64,8 @@ return {0, current}
 """
 
 #: The terminal transition with its outbox. KEYS: job, open jobs, webhooks due, outbox, webhook
-#: queue list, webhook queue messages, the channel the job id is published on. ARGV: [1] status, [2] JSON statuses it may come from,
+#: queue list, webhook queue messages, the channel the job id is published on, the webhook
+#: queue's wake-up channel (its consumers fetch at once). ARGV: [1] status, [2] JSON statuses it may come from,
 #: [3] operation token, [4] job id, [5] now, [6] when the outbox may resend (unix s), [7] outbox
 #: ttl (s), [8] webhook body JSON, [9] webhook message id, [10] webhook message, [11..] fields.
 #: Returns {applied, status before}.
@@ -93,11 +94,13 @@ if type(url) == 'string' and url ~= '' then
   redis.call('HSET', KEYS[1], 'webhook', 'pending', 'webhook_next_at', ARGV[5])
   redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
   redis.call('RPUSH', KEYS[5], ARGV[9])
+  redis.call('PUBLISH', KEYS[8], '1')
 end
 return {1, current}
 """
 
-#: Back to ``queued`` with a new run_job message. KEYS: job, held jobs, queue list, queue messages.
+#: Back to ``queued`` with a new run_job message. KEYS: job, held jobs, queue list, queue messages,
+#: the queue's wake-up channel.
 #: ARGV: [1] job id, [2] JSON statuses the job must be in, [3] message id the job must name ("" =
 #: any), [4] now, [5] new message id, [6] new message, [7] "front" or "back", [8] "sweep" (also
 #: require: not held by a live worker, old message not waiting in the queue; its body is dropped)
@@ -128,6 +131,7 @@ if ARGV[7] == 'front' then
 else
   redis.call('RPUSH', KEYS[3], ARGV[5])
 end
+redis.call('PUBLISH', KEYS[5], '1')
 return {1, current}
 """
 
@@ -308,7 +312,7 @@ class JobStore:
         body = json.dumps(payload_for(job_id, new_status, fields))
         message = with_redis_id(webhook_message(job_id, 1))
         keys = [job_key(job_id), OPEN_JOBS, WEBHOOKS_DUE, outbox_key(job_id), queue_key(WEBHOOK_QUEUE),
-                messages_key(WEBHOOK_QUEUE), FINISHED_CHANNEL]
+                messages_key(WEBHOOK_QUEUE), FINISHED_CHANNEL, wake_channel_of(WEBHOOK_QUEUE)]
         args = [new_status, allowed, uuid.uuid4().hex, job_id, now, now + self.webhook_claim, self.ttl, body,
                 redis_id(message), message.encode(), *encode_fields(fields)]
         return self._run(self._finish, keys, args, pipe)
@@ -338,7 +342,8 @@ class JobStore:
         the back.
         """
         message = message if "redis_message_id" in message.options else with_redis_id(message)
-        keys = [job_key(job_id), HELD_JOBS, queue_key(message.queue_name), messages_key(message.queue_name)]
+        keys = [job_key(job_id), HELD_JOBS, queue_key(message.queue_name), messages_key(message.queue_name),
+                wake_channel_of(message.queue_name)]
         now = time.time() if now is None else now
         args = [job_id, json.dumps(list(when)), expect_message_id, now, redis_id(message),
                 message.encode(), "front" if sweep else "back", "sweep" if sweep else "", *encode_fields(fields)]
