@@ -109,8 +109,7 @@ class JobLifecycle:
 
     def finish(self, job_id: str, status: str, **fields) -> bool:
         """Move a job to a terminal ``status`` with its webhook; on success count it."""
-        applied, _ = self.store.transition(job_id, status, **fields)
+        applied, job_type = self.store.finish(job_id, status, **fields)
         if applied:
-            job_type = self.store.retry.call(self.store.client.hget, job_key(job_id), "type")
-            metrics.jobs_finished.labels(job_type.decode() if job_type else "unknown", status).inc()
+            metrics.jobs_finished.labels(job_type or "unknown", status).inc()
         return applied

@@ -68,7 +68,7 @@ return {0, current}
 #: queue's wake-up channel (its consumers fetch at once). ARGV: [1] status, [2] JSON statuses it may come from,
 #: [3] operation token, [4] job id, [5] now, [6] when the outbox may resend (unix s), [7] outbox
 #: ttl (s), [8] webhook body JSON, [9] webhook message id, [10] webhook message, [11..] fields.
-#: Returns {applied, status before}.
+#: Returns {applied, status before} and, when applied, the job's type (for the metrics).
 _FINISH = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
@@ -77,7 +77,7 @@ for _, s in ipairs(cjson.decode(ARGV[2])) do
   if s == current then allowed = true end
 end
 if not allowed then
-  if redis.call('HGET', KEYS[1], 'op') == ARGV[3] then return {1, current} end
+  if redis.call('HGET', KEYS[1], 'op') == ARGV[3] then return {1, current, redis.call('HGET', KEYS[1], 'type')} end
   return {0, current}
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'op', ARGV[3])
@@ -96,7 +96,7 @@ if type(url) == 'string' and url ~= '' then
   redis.call('RPUSH', KEYS[5], ARGV[9])
   redis.call('PUBLISH', KEYS[8], '1')
 end
-return {1, current}
+return {1, current, redis.call('HGET', KEYS[1], 'type')}
 """
 
 #: Back to ``queued`` with a new run_job message. KEYS: job, held jobs, queue list, queue messages,
@@ -307,6 +307,19 @@ class JobStore:
         allowed = json.dumps(sorted(st.ALLOWED_FROM[new_status]))
         if new_status not in st.TERMINAL:
             return self._run(self._update_if, [job_key(job_id)], [new_status, allowed, *encode_fields(fields)], pipe)
+        return self._run(self._finish, *self._finish_call(job_id, new_status, allowed, fields), pipe)
+
+    def finish(self, job_id: str, new_status: str, **fields) -> tuple[bool, str | None]:
+        """:meth:`transition` to a terminal ``new_status`` in one call that also tells the job's
+        type: (applied, type or None)."""
+        allowed = json.dumps(sorted(st.ALLOWED_FROM[new_status]))
+        result = self.retry.call(self._finish, *self._finish_call(job_id, new_status, allowed, fields))
+        applied, _ = outcome(result)
+        job_type = result[2] if applied and len(result) > 2 else None
+        return applied, job_type.decode() if isinstance(job_type, bytes) else job_type
+
+    def _finish_call(self, job_id: str, new_status: str, allowed: str, fields: dict) -> tuple[list, list]:
+        """Keys and arguments of _FINISH."""
         now = time.time()
         fields.setdefault("finished_at", now)
         body = json.dumps(payload_for(job_id, new_status, fields))
@@ -315,7 +328,7 @@ class JobStore:
                 messages_key(WEBHOOK_QUEUE), FINISHED_CHANNEL, wake_channel_of(WEBHOOK_QUEUE)]
         args = [new_status, allowed, uuid.uuid4().hex, job_id, now, now + self.webhook_claim, self.ttl, body,
                 redis_id(message), message.encode(), *encode_fields(fields)]
-        return self._run(self._finish, keys, args, pipe)
+        return keys, args
 
     def update(self, job_id: str, *, when: tuple[str, ...] = (st.RUNNING,), pipe=None, **fields) -> bool:
         """Write ``fields`` only while the job is in one of ``when``; never recreates a record.

@@ -222,3 +222,11 @@ def test_delete_leaves_the_open_index(lifecycle, client):
     job_id = lifecycle.submit(TASK, dict(PARAMS))["id"]
     assert lifecycle.store.delete(job_id)
     assert client.zscore(OPEN_JOBS, job_id) is None and not client.exists(job_key(job_id))
+
+
+def test_finish_tells_the_job_type_in_the_same_call_and_only_when_applied(store):
+    job_id = create(store)
+    assert store.transition(job_id, st.RUNNING)[0]
+    assert store.finish(job_id, st.SUCCESS, text="done") == (True, "echo")
+    assert store.get(job_id).status == "success"
+    assert store.finish(job_id, st.FAILED, error="late") == (False, None)
