@@ -65,6 +65,9 @@ class StubProvider:
     def health(self, instance):
         return instance.id in self.running
 
+    def authorize(self, node):
+        return node
+
 
 @pytest.fixture
 def setup(redis_server):
