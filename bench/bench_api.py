@@ -128,7 +128,7 @@ def measure(c3_args: list[str], *, seconds: float = 10.0, rounds: int = 2, conne
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         tmp_path = Path(tmp)
         with RedisServer(tmp_path / "redis") as redis_server:
-            env = {**os.environ, "REDIS_URL": redis_server.url, "C3_RENDER_API_KEY": ""}
+            env = {**os.environ, "REDIS_URL": redis_server.url, "C3_RENDER_API_KEY": "", "C3_RENDER_ALLOW_OPEN": "true"}
             servers: list[Server] = []
             try:
                 reference = _start_reference(env, tmp_path)

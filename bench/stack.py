@@ -86,7 +86,8 @@ class Stack:
             "REDIS_URL": self.redis.url, "MINIO_ENDPOINT": self.s3.endpoint, "MINIO_ACCESS_KEY": ACCESS_KEY,
             "MINIO_SECRET_KEY": SECRET_KEY, "MINIO_BUCKET": BUCKET, "MINIO_SECURE": "false",
             "OUTPUT_DIR": str(self.tmp / "output"), "C3_ALLOW_LOOPBACK_URLS": "true",
-            "C3_RENDER_PLUGINS": self.plugins, "LOG_LEVEL": "WARNING", **self.extra_env,
+            "C3_RENDER_PLUGINS": self.plugins, "LOG_LEVEL": "WARNING", "C3_RENDER_ALLOW_OPEN": "true",
+            **self.extra_env,
         })
         return self
 

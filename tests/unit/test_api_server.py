@@ -48,6 +48,7 @@ def _served(monkeypatch, argv: list[str]) -> list[str]:
 
 def test_the_cli_takes_the_server_settings_from_the_environment_and_flags_win(monkeypatch, tmp_path):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    monkeypatch.setenv("C3_RENDER_ALLOW_OPEN", "true")
     monkeypatch.setenv("API_SERVER", "gunicorn")
     monkeypatch.setenv("API_THREADS", "32")
     monkeypatch.setenv("API_ACCESS_LOG", "true")
