@@ -34,7 +34,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
 from machine import machine_info  # noqa: E402
-from stack import Receiver, Stack, children, cpu_seconds  # noqa: E402
+from stack import Receiver, Stack, cpu_seconds, process_tree  # noqa: E402
 
 TARGETS = {"running": (10.0, 50.0), "webhook": (30.0, None)}
 
@@ -95,15 +95,6 @@ def _load(api: str, rate: float, stop: threading.Event, sent: list[int]) -> None
             stop.wait(delay)
 
 
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        todo.extend(children(current))
-    return pids
-
-
 def measure(args) -> tuple[list[Series], float, int]:
     """Run the scenarios; returns (series, idle worker CPU in % of one core, load jobs sent)."""
     receiver = Receiver()
@@ -118,7 +109,7 @@ def measure(args) -> tuple[list[Series], float, int]:
             warm, idle, loaded = Series("warm"), Series("after idle"), Series("under load")
             for _ in range(args.warm):
                 prober.sample(warm)
-            pids = _tree(worker.pid)
+            pids = process_tree(worker.pid)
             before = cpu_seconds(pids)
             time.sleep(args.idle_cpu_seconds)
             idle_cpu = (cpu_seconds(pids) - before) / args.idle_cpu_seconds * 100

@@ -32,7 +32,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
 from machine import machine_info  # noqa: E402
-from stack import Stack, children, cpu_seconds, rss_mb  # noqa: E402
+from stack import Stack, cpu_seconds, process_tree, rss_mb  # noqa: E402
 
 from render_core.config.settings import Settings  # noqa: E402
 from render_core.dispatch.broker import NAMESPACE  # noqa: E402
@@ -40,15 +40,6 @@ from render_core.sdk.registry import load_registry  # noqa: E402
 
 TARGET_JOBS_PER_S = 1500
 TARGET_RSS_GROWTH = 0.10
-
-
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        todo.extend(children(current))
-    return pids
 
 
 def _queue(stack: Stack, jobs: int) -> list[str]:
@@ -110,7 +101,7 @@ def measure(args) -> dict:
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the worker did not start: " + stack.log_tail("worker"))
             time.sleep(0.005)
-        pids = _tree(worker.pid)
+        pids = process_tree(worker.pid)
         rss_start = rss_mb(pids)
         cpu_start = cpu_seconds(pids), cpu_seconds([stack.redis.process.pid])
         profile = _profile(pids, args.profile, stack.tmp) if args.profile else []
@@ -127,7 +118,7 @@ def measure(args) -> dict:
             time.sleep(0.2)
         cpu_end = cpu_seconds(pids), cpu_seconds([stack.redis.process.pid])
         time.sleep(0.5)
-        rss_end = rss_mb(_tree(worker.pid))
+        rss_end = rss_mb(process_tree(worker.pid))
         pipe = client.pipeline(transaction=False)
         for job_id in ids:
             pipe.hmget(f"c3render:job:{job_id}", "status", "started_at", "finished_at")

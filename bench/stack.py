@@ -144,6 +144,16 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in out]
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo.extend(children(current))
+    return pids
+
+
 def rss_mb(pids: list[int]) -> float:
     """Resident memory of ``pids`` together, MiB."""
     total = 0
