@@ -72,24 +72,33 @@ def test_submit_writes_record_and_message_in_one_script_call(brokers):
     task = Task(name=f"noop-{uuid.uuid4().hex[:8]}", schema=Schema({}), run=_noop, output="text")
     queue_name = task.queue
     lifecycle.submit(task, {"complete_in": 3600, "max_time": 60})  # loads the script once
-    before = _stats(client)
-    record = lifecycle.submit(task, {"complete_in": 3600, "max_time": 60, "notify_url": None})
-    after = _stats(client)
+    inside = ("hset", "expire", "zadd", "zremrangebyscore", "rpush", "publish")
 
-    calls = {name: after.get(name, 0) - before.get(name, 0) for name in after}
+    def others(calls):  # apart from INFO, only the EVALSHA and the writes its script makes
+        return sum(n for name, n in calls.items() if name.startswith("cmdstat_") and name not in (
+            "cmdstat_info", "cmdstat_evalsha", *(f"cmdstat_{c}" for c in inside)))
+
+    # The server's counters are global: the brokers' background beat (a script call every 0.5 s) only
+    # ever adds, so the quietest of a few measured submissions is the submission alone.
+    measured = []
+    for _ in range(5):
+        before = _stats(client)
+        record = lifecycle.submit(task, {"complete_in": 3600, "max_time": 60, "notify_url": None})
+        after = _stats(client)
+        measured.append({name: after.get(name, 0) - before.get(name, 0) for name in after})
+        if measured[-1].get("cmdstat_evalsha") == 1 and not others(measured[-1]):
+            break
+    calls = min(measured, key=lambda c: (c.get("cmdstat_evalsha", 0), others(c)))
     assert calls.get("cmdstat_evalsha") == 1
     assert not calls.get("cmdstat_script|exists") and not calls.get("cmdstat_multi")
-    # apart from INFO, only the EVALSHA and the writes its script makes
-    inside = ("hset", "expire", "zadd", "zremrangebyscore", "rpush", "publish")
-    assert sum(n for name, n in calls.items() if name.startswith("cmdstat_") and name not in (
-        "cmdstat_info", "cmdstat_evalsha", *(f"cmdstat_{c}" for c in inside))) == 0
+    assert others(calls) == 0
 
     job = store.get(record["id"])
     assert job.status == "queued" and job.type == task.name and job.max_time == 60
     assert client.zscore(ALL_KEY, record["id"]) == pytest.approx(record["created_at"])
     assert 90 < client.ttl(f"c3render:job:{record['id']}") <= 100
     ids = client.lrange(f"{NAMESPACE}:{queue_name}", 0, -1)
-    assert len(ids) == 2
+    assert len(ids) == 1 + len(measured)
     body = client.hget(f"{NAMESPACE}:{queue_name}.msgs", ids[-1])
     message = run_job_message(queue_name, record["id"]).decode(body)
     assert message.actor_name == "run_job" and message.args == (record["id"],)
